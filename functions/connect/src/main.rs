@@ -1,0 +1,14 @@
+//! The `$connect` Lambda: wiring only; the handler is `wsfn::handlers::connect`.
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use wsfn::handlers::{connect, WsEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    wsfn::logging::init_json();
+    let app = wsfn::bootstrap::app_from_env().await?;
+    run(service_fn(|event: LambdaEvent<WsEvent>| async {
+        connect(event.payload, &app).await.map_err(Error::from)
+    }))
+    .await
+}

@@ -1,0 +1,14 @@
+//! The `$default` route Lambda: wiring only; the handler is `wsfn::handlers::message`.
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use wsfn::handlers::{message, WsEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    wsfn::logging::init_json();
+    let app = wsfn::bootstrap::app_from_env().await?;
+    run(service_fn(|event: LambdaEvent<WsEvent>| async {
+        message(event.payload, &app).await.map_err(Error::from)
+    }))
+    .await
+}

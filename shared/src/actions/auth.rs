@@ -1,0 +1,32 @@
+//! `auth`: in-band token refresh with the same checks as `$connect`. The
+//! user may not change: a connection's identity is fixed at the handshake.
+
+use super::{Ctx, Reply};
+use crate::error::ActionError;
+use crate::protocol::ServerFrame;
+use crate::store::StoreError;
+
+pub(super) async fn auth(ctx: &Ctx<'_>, token: &str) -> Result<Reply, ActionError> {
+    let principal = ctx
+        .app
+        .config
+        .verifier
+        .verify(token)
+        .map_err(|e| ActionError::Unauthorized(format!("token refused: {e}")))?;
+    if principal.sub != ctx.conn.principal.sub {
+        return Err(ActionError::Unauthorized(
+            "token is for another user; reconnect to switch users".into(),
+        ));
+    }
+    match ctx.app.store.update_principal(&ctx.conn.id, &principal).await {
+        Ok(()) => {}
+        Err(StoreError::NoConnection(_)) => {
+            return Err(ActionError::Unauthorized("connection is closed; reconnect".into()))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Reply::one(ServerFrame::Authed {
+        id: ctx.id.clone(),
+        exp: principal.exp,
+    }))
+}

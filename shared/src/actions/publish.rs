@@ -1,0 +1,34 @@
+//! `publish`: capability check, seq assignment with history, `ack`, fan-out.
+
+use serde_json::Value;
+
+use super::{Ctx, Reply};
+use crate::channel::ChannelName;
+use crate::error::ActionError;
+use crate::protocol::ServerFrame;
+use crate::store::NewMessage;
+
+pub(super) async fn publish(ctx: &Ctx<'_>, channel: ChannelName, data: Value) -> Result<Reply, ActionError> {
+    if !ctx.conn.principal.can_publish(&channel) {
+        return Err(ActionError::Forbidden(format!("no publish capability for `{channel}`")));
+    }
+    let msg = NewMessage {
+        channel: channel.clone(),
+        data,
+        from: ctx.conn.principal.sub.clone(),
+        id: ctx.id.clone(),
+        ts: ctx.now_ms,
+    };
+    let stored = ctx.app.store.append(msg, ctx.app.history_limits()).await?;
+    let ack = ServerFrame::Ack {
+        id: ctx.id.clone(),
+        channel: channel.to_string(),
+        seq: stored.seq,
+        duplicate: false,
+    };
+    let payload = ServerFrame::Message(stored).to_json();
+    Ok(Reply {
+        frames: vec![ack],
+        fanout: Some((channel, payload)),
+    })
+}

@@ -1,0 +1,61 @@
+//! The dependencies every handler borrows: built once per cold start (or once
+//! per local gateway / test) and passed in explicitly.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::fanout::FanoutOptions;
+use crate::push::{Pusher, PusherFactory};
+use crate::store::{HistoryLimits, Store};
+
+/// Shared state for the three handlers.
+#[derive(Clone)]
+pub struct App {
+    /// Validated configuration.
+    pub config: Arc<Config>,
+    /// Connection/channel store.
+    pub store: Arc<dyn Store>,
+    /// Management API clients, per endpoint.
+    pub pushers: Arc<dyn PusherFactory>,
+}
+
+impl App {
+    /// Bundles the dependencies.
+    pub fn new(config: Config, store: Arc<dyn Store>, pushers: Arc<dyn PusherFactory>) -> Self {
+        Self {
+            config: Arc::new(config),
+            store,
+            pushers,
+        }
+    }
+
+    /// The pusher for an event: `MANAGEMENT_ENDPOINT` if set, else
+    /// `https://{domainName}/{stage}` from the event.
+    pub fn pusher_for(&self, domain: Option<&str>, stage: Option<&str>) -> Option<Arc<dyn Pusher>> {
+        let endpoint = match (&self.config.management_endpoint, domain) {
+            (Some(e), _) => e.clone(),
+            (None, Some(d)) => match stage {
+                Some(s) if !s.is_empty() => format!("https://{d}/{s}"),
+                _ => format!("https://{d}"),
+            },
+            (None, None) => return None,
+        };
+        Some(self.pushers.pusher(&endpoint))
+    }
+
+    /// Fan-out settings from configuration.
+    pub fn fanout_options(&self) -> FanoutOptions {
+        FanoutOptions {
+            concurrency: self.config.fanout_concurrency,
+            ..FanoutOptions::default()
+        }
+    }
+
+    /// History retention from configuration.
+    pub fn history_limits(&self) -> HistoryLimits {
+        HistoryLimits {
+            ttl: self.config.history_ttl,
+            max: self.config.history_max,
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Authentication (PROTOCOL.md §1): where the token travels, how it is verified
+//! (algorithm pinned by configuration) and what it grants.
+
+use std::collections::HashMap;
+
+use jsonwebtoken::{decode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::channel::{ChannelName, Pattern};
+
+/// Subprotocol the server answers with when a client offers it.
+pub const SUBPROTOCOL: &str = "wsfn.v1";
+const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
+
+/// A verification key with its pinned algorithm.
+#[derive(Clone)]
+pub struct JwtKey {
+    key: DecodingKey,
+    alg: Algorithm,
+}
+
+impl JwtKey {
+    /// HS256 with a shared secret.
+    pub fn hs256(secret: &str) -> Result<Self, String> {
+        if secret.is_empty() {
+            return Err("the secret is empty".into());
+        }
+        Ok(Self {
+            key: DecodingKey::from_secret(secret.as_bytes()),
+            alg: Algorithm::HS256,
+        })
+    }
+
+    /// RS256 or ES256 from a PEM public key; the key type pins the algorithm.
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        if let Ok(key) = DecodingKey::from_rsa_pem(pem.as_bytes()) {
+            return Ok(Self {
+                key,
+                alg: Algorithm::RS256,
+            });
+        }
+        DecodingKey::from_ec_pem(pem.as_bytes())
+            .map(|key| Self {
+                key,
+                alg: Algorithm::ES256,
+            })
+            .map_err(|e| format!("not an RSA or EC public key in PEM form: {e}"))
+    }
+
+    /// The algorithm every token must be signed with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+}
+
+/// Why a token was refused. All of these reject the handshake with 401 and
+/// answer `unauthorized` in band; the detail is logged, not sent.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    /// No token in any of the three places.
+    #[error("no token")]
+    Missing,
+    /// Signature, algorithm, format, iss or aud check failed.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// `exp` has passed (beyond the leeway).
+    #[error("token expired")]
+    Expired,
+    /// A capability claim holds something that is not a channel pattern.
+    #[error("bad capability claim: {0}")]
+    BadClaim(String),
+}
+
+/// The verified identity and capabilities of a connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Principal {
+    /// The user id (`sub`).
+    pub sub: String,
+    /// Token expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    /// `subscribe` capability patterns, as sent.
+    #[serde(default)]
+    pub subscribe: Vec<String>,
+    /// `publish` capability patterns, as sent.
+    #[serde(default)]
+    pub publish: Vec<String>,
+    /// Per-user rate limit override (messages per second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+}
+
+impl Principal {
+    fn granted(patterns: &[String], channel: &ChannelName) -> bool {
+        patterns
+            .iter()
+            .filter_map(|p| Pattern::parse(p).ok())
+            .any(|p| p.matches(channel))
+    }
+
+    /// Whether this user's own `user:<sub>` channel is `channel`.
+    pub fn is_personal(&self, channel: &ChannelName) -> bool {
+        ChannelName::personal(&self.sub).as_ref() == Some(channel)
+    }
+
+    /// May subscribe to, read history and presence of `channel`.
+    pub fn can_subscribe(&self, channel: &ChannelName) -> bool {
+        self.is_personal(channel) || Self::granted(&self.subscribe, channel)
+    }
+
+    /// May publish to `channel`.
+    pub fn can_publish(&self, channel: &ChannelName) -> bool {
+        Self::granted(&self.publish, channel)
+    }
+
+    /// Whether the token has expired at `now` (seconds), allowing `leeway`.
+    pub fn expired_at(&self, now: u64, leeway: u64) -> bool {
+        self.exp.saturating_add(leeway) < now
+    }
+}
+
+#[derive(Deserialize)]
+struct RawClaims {
+    sub: String,
+    exp: u64,
+    #[serde(default)]
+    subscribe: Option<Vec<String>>,
+    #[serde(default)]
+    publish: Option<Vec<String>>,
+    #[serde(default)]
+    rate: Option<f64>,
+}
+
+/// Verifies tokens with the pinned key, issuer, audience and leeway.
+#[derive(Clone)]
+pub struct Verifier {
+    key: JwtKey,
+    validation: Validation,
+    leeway: u64,
+}
+
+impl Verifier {
+    /// Builds a verifier; `iss`/`aud` are checked only when given.
+    pub fn new(key: JwtKey, issuer: Option<String>, audience: Option<String>, leeway: u64) -> Self {
+        let mut validation = Validation::new(key.alg);
+        validation.leeway = leeway;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        if let Some(iss) = issuer {
+            validation.set_issuer(&[iss]);
+        }
+        match audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        Self {
+            key,
+            validation,
+            leeway,
+        }
+    }
+
+    /// Clock skew allowed on `exp`/`nbf`, in seconds.
+    pub fn leeway(&self) -> u64 {
+        self.leeway
+    }
+
+    /// Checks signature, algorithm, exp/nbf/iss/aud and the capability claims.
+    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let data = decode::<RawClaims>(token, &self.key.key, &self.validation).map_err(|e| {
+            match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                _ => AuthError::Invalid(e.to_string()),
+            }
+        })?;
+        let c = data.claims;
+        if c.sub.is_empty() {
+            return Err(AuthError::Invalid("empty sub".into()));
+        }
+        let subscribe = c.subscribe.unwrap_or_default();
+        let publish = c.publish.unwrap_or_default();
+        for p in subscribe.iter().chain(&publish) {
+            Pattern::parse(p).map_err(|e| AuthError::BadClaim(format!("`{p}`: {e}")))?;
+        }
+        if let Some(r) = c.rate {
+            if !(r.is_finite() && r > 0.0) {
+                return Err(AuthError::BadClaim("`rate` must be a positive number".into()));
+            }
+        }
+        Ok(Principal {
+            sub: c.sub,
+            exp: c.exp,
+            subscribe,
+            publish,
+            rate: c.rate,
+        })
+    }
+}
+
+/// Where the connect request carried its token, and whether the client
+/// offered the `wsfn.v1` subprotocol (then the response must echo it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeToken {
+    /// The token found, in order of preference: subprotocol, header, query.
+    pub token: Option<String>,
+    /// The client listed `wsfn.v1` in `Sec-WebSocket-Protocol`.
+    pub offered_subprotocol: bool,
+}
+
+fn header<'a>(headers: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+impl HandshakeToken {
+    /// Extracts the token from the `$connect` headers and query.
+    pub fn extract(headers: &HashMap<String, String>, query: &HashMap<String, String>) -> Self {
+        let protocols: Vec<&str> = header(headers, "sec-websocket-protocol")
+            .map(|v| v.split(',').map(str::trim).collect())
+            .unwrap_or_default();
+        let offered_subprotocol = protocols.contains(&SUBPROTOCOL);
+        let from_protocol = protocols
+            .iter()
+            .find_map(|p| p.strip_prefix(BEARER_PROTOCOL_PREFIX))
+            .filter(|t| !t.is_empty());
+        let from_header = header(headers, "authorization").and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.trim())
+                .filter(|t| !t.is_empty())
+        });
+        let from_query = query.get("token").map(String::as_str).filter(|t| !t.is_empty());
+        Self {
+            token: from_protocol.or(from_header).or(from_query).map(str::to_string),
+            offered_subprotocol,
+        }
+    }
+}
+
+/// Claims for [`sign_hs256`]: what a dev or test token grants.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenClaims {
+    /// User id.
+    pub sub: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    /// `subscribe` patterns.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subscribe: Vec<String>,
+    /// `publish` patterns.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub publish: Vec<String>,
+    /// Rate override.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Not-before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// Issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+/// Signs an HS256 token: used by `wsfn-local token` and by tests.
+pub fn sign_hs256(secret: &str, claims: &TokenClaims) -> Result<String, String> {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,299 @@
+//! Configuration (PROTOCOL.md §4), read and validated once at cold start. A bad
+//! value fails start-up with an error naming the variable.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::auth::{JwtKey, Verifier};
+
+/// The dev secret the local gateway uses when `JWT_SECRET` is unset.
+pub const DEV_SECRET: &str = "wsfn-local-dev-secret";
+
+/// Why the configuration was refused; always names the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is absent or empty.
+    #[error("{0} is required but not set")]
+    Missing(&'static str),
+    /// A variable has a value that does not parse or is out of range.
+    #[error("{var} is invalid: {reason}")]
+    Invalid {
+        /// The variable name.
+        var: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Which `Origin`s may open a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origins {
+    /// `ALLOWED_ORIGINS` unset or `*`: any origin (and no origin).
+    Any,
+    /// Exactly these origins.
+    List(Vec<String>),
+}
+
+impl Origins {
+    /// Whether a request with this `Origin` header may connect. A missing
+    /// header is always allowed (non-browser clients send none).
+    pub fn allows(&self, origin: Option<&str>) -> bool {
+        match (self, origin) {
+            (_, None) | (Self::Any, _) => true,
+            (Self::List(list), Some(o)) => list.iter().any(|a| a == o),
+        }
+    }
+}
+
+/// Everything the functions need, validated.
+#[derive(Clone)]
+pub struct Config {
+    /// DynamoDB table (`TABLE_NAME`).
+    pub table_name: String,
+    /// Token verification (key, algorithm, iss, aud, leeway).
+    pub verifier: Verifier,
+    /// `ALLOWED_ORIGINS`.
+    pub allowed_origins: Origins,
+    /// `MAX_CONNECTIONS_PER_USER` (default 10).
+    pub max_connections_per_user: u32,
+    /// `MAX_MESSAGE_BYTES` (default 32768).
+    pub max_message_bytes: usize,
+    /// `MAX_SUBSCRIPTIONS_PER_CONNECTION` (default 100), not counting the personal channel.
+    pub max_subscriptions_per_connection: u32,
+    /// `RATE_LIMIT_PER_SECOND` (default 20).
+    pub rate_limit_per_second: u32,
+    /// `RATE_LIMIT_BURST` (default 40).
+    pub rate_limit_burst: u32,
+    /// `HISTORY_TTL_SECONDS` (default 600).
+    pub history_ttl: Duration,
+    /// `HISTORY_MAX` (default 1000).
+    pub history_max: u32,
+    /// `IDEMPOTENCY_TTL_SECONDS` (default 300).
+    pub idempotency_ttl: Duration,
+    /// `MANAGEMENT_ENDPOINT`: overrides `https://{domainName}/{stage}`.
+    pub management_endpoint: Option<String>,
+    /// `FANOUT_CONCURRENCY` (default 64): pushes in flight at once per publish.
+    pub fanout_concurrency: usize,
+    /// How long a connection's items live without being refreshed: the 2 h
+    /// API Gateway cap plus a margin, so `$disconnect` misses are swept by TTL.
+    pub connection_ttl: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("table_name", &self.table_name)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("management_endpoint", &self.management_endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var).filter(|v| !v.trim().is_empty())
+    }
+
+    fn num<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
+        &self,
+        var: &'static str,
+        default: T,
+        min: T,
+        max: T,
+    ) -> Result<T, ConfigError> {
+        let Some(raw) = self.get(var) else {
+            return Ok(default);
+        };
+        let v: T = raw.trim().parse().map_err(|_| ConfigError::Invalid {
+            var,
+            reason: format!("`{raw}` is not a whole number"),
+        })?;
+        if v < min || v > max {
+            return Err(ConfigError::Invalid {
+                var,
+                reason: format!("{v} is outside {min}..={max}"),
+            });
+        }
+        Ok(v)
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|k| std::env::var(k).ok())
+    }
+
+    /// Reads from a map, for tests and the local gateway.
+    pub fn from_map(map: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(&|k| map.get(k).cloned())
+    }
+
+    /// Reads through any lookup function.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let table_name = env.get("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let key = match (
+            env.get("JWT_SECRET"),
+            env.get("JWT_PUBLIC_KEY"),
+            env.get("JWT_JWKS_URL"),
+        ) {
+            (Some(s), None, None) => JwtKey::hs256(&s).map_err(|reason| ConfigError::Invalid {
+                var: "JWT_SECRET",
+                reason,
+            })?,
+            (None, Some(pem), None) => {
+                JwtKey::from_pem(&pem.replace("\\n", "\n")).map_err(|reason| {
+                    ConfigError::Invalid {
+                        var: "JWT_PUBLIC_KEY",
+                        reason,
+                    }
+                })?
+            }
+            (None, None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    var: "JWT_JWKS_URL",
+                    reason: "JWKS is not supported by this version; set JWT_PUBLIC_KEY to the PEM key".into(),
+                })
+            }
+            (None, None, None) => return Err(ConfigError::Missing("JWT_SECRET")),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    var: "JWT_SECRET",
+                    reason: "set exactly one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL".into(),
+                })
+            }
+        };
+        let leeway = env.num("JWT_LEEWAY_SECONDS", 30u64, 0, 3600)?;
+        let verifier = Verifier::new(key, env.get("JWT_ISSUER"), env.get("JWT_AUDIENCE"), leeway);
+        let allowed_origins = match env.get("ALLOWED_ORIGINS") {
+            None => Origins::Any,
+            Some(raw) => {
+                let list: Vec<String> = raw
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if list.iter().any(|s| s == "*") {
+                    Origins::Any
+                } else if let Some(bad) = list.iter().find(|o| !o.contains("://") || o.ends_with('/')) {
+                    return Err(ConfigError::Invalid {
+                        var: "ALLOWED_ORIGINS",
+                        reason: format!("`{bad}` is not an origin like https://app.example.com"),
+                    });
+                } else {
+                    Origins::List(list)
+                }
+            }
+        };
+        let management_endpoint = match env.get("MANAGEMENT_ENDPOINT") {
+            None => None,
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                Some(u.trim_end_matches('/').to_string())
+            }
+            Some(u) => {
+                return Err(ConfigError::Invalid {
+                    var: "MANAGEMENT_ENDPOINT",
+                    reason: format!("`{u}` must start with http:// or https://"),
+                })
+            }
+        };
+        let rate_limit_per_second = env.num("RATE_LIMIT_PER_SECOND", 20u32, 1, 100_000)?;
+        let rate_limit_burst = env.num("RATE_LIMIT_BURST", 40u32, 1, 1_000_000)?;
+        Ok(Self {
+            table_name,
+            verifier,
+            allowed_origins,
+            max_connections_per_user: env.num("MAX_CONNECTIONS_PER_USER", 10u32, 1, 100_000)?,
+            max_message_bytes: env.num("MAX_MESSAGE_BYTES", 32_768usize, 64, 131_072)?,
+            max_subscriptions_per_connection: env.num(
+                "MAX_SUBSCRIPTIONS_PER_CONNECTION",
+                100u32,
+                1,
+                10_000,
+            )?,
+            rate_limit_per_second,
+            rate_limit_burst,
+            history_ttl: Duration::from_secs(env.num("HISTORY_TTL_SECONDS", 600u64, 1, 31_536_000)?),
+            history_max: env.num("HISTORY_MAX", 1000u32, 0, 1_000_000)?,
+            idempotency_ttl: Duration::from_secs(env.num(
+                "IDEMPOTENCY_TTL_SECONDS",
+                300u64,
+                1,
+                31_536_000,
+            )?),
+            management_endpoint,
+            fanout_concurrency: env.num("FANOUT_CONCURRENCY", 64usize, 1, 1024)?,
+            connection_ttl: Duration::from_secs(3 * 3600),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_map(&map)
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[("TABLE_NAME", "t"), ("JWT_SECRET", "s3cret-s3cret")]).unwrap();
+        assert_eq!(c.max_connections_per_user, 10);
+        assert_eq!(c.max_message_bytes, 32_768);
+        assert_eq!(c.max_subscriptions_per_connection, 100);
+        assert_eq!(c.rate_limit_per_second, 20);
+        assert_eq!(c.rate_limit_burst, 40);
+        assert_eq!(c.history_ttl, Duration::from_secs(600));
+        assert_eq!(c.history_max, 1000);
+        assert_eq!(c.idempotency_ttl, Duration::from_secs(300));
+        assert_eq!(c.allowed_origins, Origins::Any);
+        assert_eq!(c.fanout_concurrency, 64);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let base = [("TABLE_NAME", "t"), ("JWT_SECRET", "s3cret-s3cret")];
+        for (var, val) in [
+            ("MAX_CONNECTIONS_PER_USER", "ten"),
+            ("MAX_MESSAGE_BYTES", "0"),
+            ("RATE_LIMIT_PER_SECOND", "-1"),
+            ("JWT_LEEWAY_SECONDS", "1.5"),
+            ("ALLOWED_ORIGINS", "example.com"),
+            ("MANAGEMENT_ENDPOINT", "localhost:3001"),
+            ("FANOUT_CONCURRENCY", "0"),
+            ("JWT_JWKS_URL", "https://x/jwks"),
+        ] {
+            let mut pairs = base.to_vec();
+            pairs.push((var, val));
+            let e = cfg(&pairs).unwrap_err().to_string();
+            assert!(e.contains(var), "{e} should name {var}");
+        }
+        assert!(cfg(&[("JWT_SECRET", "x")]).unwrap_err().to_string().contains("TABLE_NAME"));
+        assert!(cfg(&[("TABLE_NAME", "t")]).unwrap_err().to_string().contains("JWT_SECRET"));
+        let e = cfg(&[("TABLE_NAME", "t"), ("JWT_PUBLIC_KEY", "not a pem")]).unwrap_err();
+        assert!(e.to_string().contains("JWT_PUBLIC_KEY"));
+    }
+
+    #[test]
+    fn origins() {
+        let c = cfg(&[
+            ("TABLE_NAME", "t"),
+            ("JWT_SECRET", "s"),
+            ("ALLOWED_ORIGINS", "https://a.com, http://localhost:5173"),
+        ])
+        .unwrap();
+        assert!(c.allowed_origins.allows(Some("https://a.com")));
+        assert!(c.allowed_origins.allows(Some("http://localhost:5173")));
+        assert!(!c.allowed_origins.allows(Some("https://evil.com")));
+        assert!(c.allowed_origins.allows(None));
+        assert!(Origins::Any.allows(Some("https://evil.com")));
+    }
+}

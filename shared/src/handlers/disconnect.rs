@@ -1,0 +1,26 @@
+//! `$disconnect`: removes the connection and everything it owns. Idempotent:
+//! API Gateway may deliver it late, twice or never (then TTL sweeps).
+
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+
+use super::{response, WsEvent};
+use crate::app::App;
+use crate::store::StoreError;
+
+/// Handles `$disconnect`.
+pub async fn disconnect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, StoreError> {
+    let ctx = &event.request_context;
+    let Some(id) = ctx.connection_id.as_deref() else {
+        return Ok(response(400, "missing connectionId"));
+    };
+    let removed = app.store.remove_connection(id).await?;
+    tracing::info!(
+        connection = %id,
+        status = ctx.disconnect_status_code,
+        reason = ctx.disconnect_reason.as_deref().unwrap_or_default(),
+        existed = removed.connection,
+        subscriptions = removed.subscriptions,
+        "disconnected"
+    );
+    Ok(response(200, ""))
+}

@@ -1,0 +1,145 @@
+//! `$default`: every client frame. Size check, parse, connection lookup,
+//! token expiry, dispatch to the action router, replies to the sender and
+//! fan-out, all through the management API. Never fails the invocation for a
+//! client's mistake: bad input gets an `error` frame and the socket stays up.
+
+use std::time::Instant;
+
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+
+use super::{response, WsEvent};
+use crate::actions::{dispatch, Ctx, Reply};
+use crate::app::App;
+use crate::error::ActionError;
+use crate::fanout::fan_out;
+use crate::metrics::Metrics;
+use crate::protocol::{Action, ClientFrame, ServerFrame};
+use crate::push::{PushError, Pusher};
+use crate::store::StoreError;
+use crate::time::now_millis;
+
+/// The string `id` of a JSON object frame, however wrong the rest is.
+fn echo_id(body: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()?
+        .get("id")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Handles one client frame.
+pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, StoreError> {
+    let started = Instant::now();
+    let ctx = &event.request_context;
+    let Some(connection_id) = ctx.connection_id.as_deref() else {
+        return Ok(response(400, "missing connectionId"));
+    };
+    let Some(pusher) = app.pusher_for(ctx.domain_name.as_deref(), ctx.stage.as_deref()) else {
+        tracing::error!("no domainName in the event and no MANAGEMENT_ENDPOINT configured");
+        return Ok(response(500, "no management endpoint"));
+    };
+    let body = event.body.as_deref().unwrap_or_default();
+    let mut metrics = Metrics::new("message");
+    let (id, outcome) = handle(app, connection_id, body, &mut metrics).await;
+    let reply = match outcome {
+        Ok(reply) => reply,
+        Err(e) => {
+            if let ActionError::Internal(detail) = &e {
+                tracing::error!(connection = %connection_id, error = %detail, "action failed");
+            }
+            metrics.dimension("Error", format!("{:?}", e.code()));
+            Reply {
+                frames: vec![e.to_frame(id)],
+                fanout: None,
+            }
+        }
+    };
+    for frame in &reply.frames {
+        send(app, pusher.as_ref(), connection_id, frame).await;
+    }
+    if let Some((channel, payload)) = reply.fanout {
+        let t = Instant::now();
+        let report = fan_out(
+            app.store.as_ref(),
+            pusher.as_ref(),
+            &channel,
+            payload.as_bytes(),
+            app.fanout_options(),
+        )
+        .await;
+        match report {
+            Ok(r) => {
+                metrics
+                    .count("Delivered", r.delivered)
+                    .count("Gone", r.gone)
+                    .count("PushFailed", r.failed)
+                    .count("PushRetries", r.retries)
+                    .millis("FanoutMs", t.elapsed().as_secs_f64() * 1e3);
+                tracing::info!(%channel, delivered = r.delivered, gone = r.gone, failed = r.failed, retries = r.retries, "fan-out");
+            }
+            Err(e) => tracing::error!(%channel, error = %e, "fan-out aborted: subscribers unreadable"),
+        }
+    }
+    metrics.millis("DurationMs", started.elapsed().as_secs_f64() * 1e3).flush();
+    Ok(response(200, ""))
+}
+
+/// Everything up to the replies: returns the id to echo and the outcome.
+async fn handle(
+    app: &App,
+    connection_id: &str,
+    body: &str,
+    metrics: &mut Metrics,
+) -> (Option<String>, Result<Reply, ActionError>) {
+    let max = app.config.max_message_bytes;
+    if body.len() > max {
+        return (
+            echo_id(body),
+            Err(ActionError::TooLarge(format!("message is {} bytes; the limit is {max}", body.len()))),
+        );
+    }
+    let frame = match ClientFrame::parse(body) {
+        Ok(f) => f,
+        Err(e) => return (e.id, Err(ActionError::BadRequest(e.message))),
+    };
+    metrics.dimension("Action", frame.action.name());
+    let id = frame.id.clone();
+    let conn = match app.store.get_connection(connection_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return (
+                id,
+                Err(ActionError::Unauthorized("connection is not registered; reconnect".into())),
+            )
+        }
+        Err(e) => return (id, Err(e.into())),
+    };
+    let now_ms = now_millis();
+    let leeway = app.config.verifier.leeway();
+    if !matches!(frame.action, Action::Auth { .. }) && conn.principal.expired_at(now_ms / 1000, leeway) {
+        return (
+            id,
+            Err(ActionError::Unauthorized("token expired; send a new one with `auth`".into())),
+        );
+    }
+    let ctx = Ctx {
+        app,
+        conn: &conn,
+        id: id.clone(),
+        now_ms,
+    };
+    (id, dispatch(&ctx, frame.action).await)
+}
+
+/// Sends a reply to the caller; a gone caller is cleaned up like any other.
+async fn send(app: &App, pusher: &dyn Pusher, connection_id: &str, frame: &ServerFrame) {
+    match pusher.post(connection_id, frame.to_json().as_bytes()).await {
+        Ok(()) => {}
+        Err(PushError::Gone) => {
+            if let Err(e) = app.store.remove_connection(connection_id).await {
+                tracing::warn!(connection = %connection_id, error = %e, "could not remove gone caller");
+            }
+        }
+        Err(e) => tracing::warn!(connection = %connection_id, error = %e, "reply not delivered"),
+    }
+}

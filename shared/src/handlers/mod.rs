@@ -1,0 +1,27 @@
+//! The three Lambda entry points. Each is a plain async fn over an API Gateway
+//! WebSocket event and a borrowed [`App`](crate::app::App), called by the
+//! Lambda binaries, the local gateway and the tests alike.
+
+mod connect;
+mod disconnect;
+mod message;
+
+pub use connect::connect;
+pub use disconnect::disconnect;
+pub use message::message;
+
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+use aws_lambda_events::encodings::Body;
+
+/// The request event type of all three routes.
+pub use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest as WsEvent;
+
+/// A response with a status and a short text body.
+pub fn response(status: u16, body: &str) -> ApiGatewayProxyResponse {
+    let mut r = ApiGatewayProxyResponse::default();
+    r.status_code = i64::from(status);
+    if !body.is_empty() {
+        r.body = Some(Body::Text(body.to_string()));
+    }
+    r
+}

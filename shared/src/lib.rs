@@ -1,0 +1,25 @@
+//! wsfn: a real-time backend on API Gateway WebSockets and Lambda.
+//!
+//! The three handlers in [`handlers`] are plain async fns over an
+//! [`app::App`]; the Lambda binaries, the local gateway and the tests all
+//! call them the same way. The wire contract is PROTOCOL.md.
+
+pub mod actions;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod channel;
+pub mod config;
+pub mod error;
+pub mod fanout;
+pub mod handlers;
+pub mod logging;
+pub mod metrics;
+pub mod protocol;
+pub mod push;
+pub mod store;
+pub mod time;
+
+pub use aws_lambda_events;
+pub use aws_config;
+pub use aws_sdk_dynamodb;

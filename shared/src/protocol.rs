@@ -1,0 +1,323 @@
+//! Wire frames (PROTOCOL.md §3): what clients send, what the server sends back,
+//! and the catalogue of error codes. Every wire shape lives here only.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::channel::ChannelName;
+
+/// Longest client `id` the protocol accepts.
+pub const MAX_ID_LEN: usize = 64;
+/// Largest and default `limit` of a `history` request.
+pub const MAX_HISTORY_LIMIT: u32 = 100;
+
+/// The catalogued error codes a client can receive in an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, missing/invalid field, unknown action, bad channel name.
+    BadRequest,
+    /// Token expired; refresh with `auth`.
+    Unauthorized,
+    /// Capability missing.
+    Forbidden,
+    /// Message over `MAX_MESSAGE_BYTES`.
+    TooLarge,
+    /// Over the connection's rate limit; the frame was not processed.
+    RateLimited,
+    /// A per-connection limit such as `MAX_SUBSCRIPTIONS_PER_CONNECTION`.
+    LimitExceeded,
+    /// Server-side failure; details are logged, not sent.
+    Internal,
+}
+
+/// A position in a channel's stream, sent by recovering clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// Last `seq` the client saw.
+    pub seq: u64,
+    /// The stream's `epoch` when it saw it.
+    pub epoch: String,
+}
+
+/// A parsed, validated client frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Heartbeat; answered with `pong`.
+    Ping,
+    /// Join a channel, optionally recovering from a position.
+    Subscribe {
+        /// Channel to join.
+        channel: ChannelName,
+        /// Where the client left off.
+        since: Option<Position>,
+    },
+    /// Leave a channel.
+    Unsubscribe {
+        /// Channel to leave.
+        channel: ChannelName,
+    },
+    /// Send `data` to every subscriber of `channel`.
+    Publish {
+        /// Target channel.
+        channel: ChannelName,
+        /// Any JSON value.
+        data: Value,
+    },
+    /// Read a channel's stored messages.
+    History {
+        /// Channel to read.
+        channel: ChannelName,
+        /// Read forward from this position instead of the latest messages.
+        since: Option<Position>,
+        /// At most this many messages (1–100).
+        limit: u32,
+    },
+    /// List the users subscribed to a channel.
+    Presence {
+        /// Channel to inspect.
+        channel: ChannelName,
+    },
+    /// In-band token refresh.
+    Auth {
+        /// The new JWT.
+        token: String,
+    },
+}
+
+impl Action {
+    /// The action's wire name, for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Ping => "ping",
+            Self::Subscribe { .. } => "subscribe",
+            Self::Unsubscribe { .. } => "unsubscribe",
+            Self::Publish { .. } => "publish",
+            Self::History { .. } => "history",
+            Self::Presence { .. } => "presence",
+            Self::Auth { .. } => "auth",
+        }
+    }
+}
+
+/// A client frame: its `id` (echoed in every reply) and its action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientFrame {
+    /// The client's correlation id, if it sent a valid one.
+    pub id: Option<String>,
+    /// What the client asks for.
+    pub action: Action,
+}
+
+/// A frame that could not be parsed: the id to echo (if any) and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameError {
+    /// The frame's string `id`, echoed even when the rest is wrong.
+    pub id: Option<String>,
+    /// Human-readable reason, sent as the error `message`.
+    pub message: String,
+}
+
+impl ClientFrame {
+    /// Parses a text frame; every failure is a `bad_request` with a reason.
+    pub fn parse(body: &str) -> Result<Self, FrameError> {
+        let value: Value = serde_json::from_str(body).map_err(|e| FrameError {
+            id: None,
+            message: format!("frame is not valid JSON: {e}"),
+        })?;
+        let Value::Object(obj) = value else {
+            return Err(FrameError {
+                id: None,
+                message: "frame must be a JSON object".into(),
+            });
+        };
+        let raw_id = obj.get("id").and_then(Value::as_str).map(str::to_string);
+        let fail = |message: String| FrameError {
+            id: raw_id.clone(),
+            message,
+        };
+        match obj.get("id") {
+            None => {}
+            Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= MAX_ID_LEN => {}
+            Some(_) => return Err(fail("`id` must be a string of 1-64 characters".into())),
+        }
+        let action = match obj.get("action") {
+            Some(Value::String(a)) => a.as_str(),
+            Some(_) => return Err(fail("`action` must be a string".into())),
+            None => return Err(fail("missing field `action`".into())),
+        };
+        let channel = || -> Result<ChannelName, FrameError> {
+            match obj.get("channel") {
+                Some(Value::String(c)) => {
+                    ChannelName::parse(c).map_err(|e| fail(format!("bad channel name: {e}")))
+                }
+                Some(_) => Err(fail("`channel` must be a string".into())),
+                None => Err(fail("missing field `channel`".into())),
+            }
+        };
+        let since = || -> Result<Option<Position>, FrameError> {
+            match obj.get("since") {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|_| {
+                    fail("`since` must be an object {seq: non-negative integer, epoch: string}".into())
+                }),
+            }
+        };
+        let action = match action {
+            "ping" => Action::Ping,
+            "subscribe" => Action::Subscribe {
+                channel: channel()?,
+                since: since()?,
+            },
+            "unsubscribe" => Action::Unsubscribe {
+                channel: channel()?,
+            },
+            "publish" => Action::Publish {
+                channel: channel()?,
+                data: obj
+                    .get("data")
+                    .cloned()
+                    .ok_or_else(|| fail("missing field `data`".into()))?,
+            },
+            "history" => {
+                let limit = match obj.get("limit") {
+                    None | Some(Value::Null) => MAX_HISTORY_LIMIT,
+                    Some(v) => match v.as_u64() {
+                        Some(n @ 1..=100) => n as u32,
+                        _ => return Err(fail("`limit` must be an integer from 1 to 100".into())),
+                    },
+                };
+                Action::History {
+                    channel: channel()?,
+                    since: since()?,
+                    limit,
+                }
+            }
+            "presence" => Action::Presence {
+                channel: channel()?,
+            },
+            "auth" => match obj.get("token") {
+                Some(Value::String(t)) if !t.is_empty() => Action::Auth { token: t.clone() },
+                Some(_) => return Err(fail("`token` must be a non-empty string".into())),
+                None => return Err(fail("missing field `token`".into())),
+            },
+            other => {
+                let shown: String = other.chars().take(64).collect();
+                return Err(fail(format!("unknown action `{shown}`")));
+            }
+        };
+        Ok(Self { id: raw_id, action })
+    }
+}
+
+/// A message as delivered to subscribers and stored in history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageFrame {
+    /// Channel it was published to.
+    pub channel: String,
+    /// Its position in the channel's stream.
+    pub seq: u64,
+    /// The stream's epoch.
+    pub epoch: String,
+    /// The published payload.
+    pub data: Value,
+    /// Publisher's `sub`.
+    pub from: String,
+    /// Publish time, ms since the Unix epoch.
+    pub ts: u64,
+    /// Publisher's frame id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// One user in a `presence` reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The user's `sub`.
+    pub user: String,
+    /// How many of the user's connections are subscribed.
+    pub connections: u32,
+}
+
+/// Every frame the server sends (`type`-tagged JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Reply to `ping`.
+    Pong {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        ts: u64,
+        connection: String,
+    },
+    /// Reply to `subscribe`.
+    Subscribed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        channel: String,
+        seq: u64,
+        epoch: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recovered: Option<bool>,
+    },
+    /// Reply to `unsubscribe`.
+    Unsubscribed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        channel: String,
+    },
+    /// Reply to `publish`.
+    Ack {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        channel: String,
+        seq: u64,
+        duplicate: bool,
+    },
+    /// A published message, pushed to subscribers.
+    Message(MessageFrame),
+    /// Reply to `history`; `messages` are `message` frames, oldest first.
+    History {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        channel: String,
+        epoch: String,
+        messages: Vec<ServerFrame>,
+        complete: bool,
+    },
+    /// Reply to `presence`.
+    Presence {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        channel: String,
+        members: Vec<Member>,
+    },
+    /// Reply to `auth`.
+    Authed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        exp: u64,
+    },
+    /// The server asks the client to reconnect.
+    Reconnect { reason: String, after_ms: u64 },
+    /// A request failed.
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+impl ServerFrame {
+    /// The JSON text sent on the socket.
+    pub fn to_json(&self) -> String {
+        // Serializing these plain structs cannot fail (no maps with non-string keys).
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"type":"error","code":"internal","message":"serialization failed"}"#.into()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

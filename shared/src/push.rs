@@ -1,0 +1,159 @@
+//! Pushing frames to connections through the API Gateway management API.
+//! The [`Pusher`] trait keeps fan-out testable and lets the local gateway's
+//! own `@connections` server be reached over real HTTP.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_sdk_apigatewaymanagement::primitives::Blob;
+use aws_sdk_apigatewaymanagement::Client;
+
+/// Why a push failed; decides whether fan-out retries, cleans up or counts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PushError {
+    /// 410: the connection no longer exists; remove its items.
+    #[error("connection gone")]
+    Gone,
+    /// 429: throttled; retry with backoff.
+    #[error("throttled")]
+    Throttled,
+    /// 5xx, timeout or network error: worth a retry.
+    #[error("transient failure: {0}")]
+    Transient(String),
+    /// Anything else (403, 413, ...): retrying will not help.
+    #[error("push failed: {0}")]
+    Failed(String),
+}
+
+impl PushError {
+    /// Whether a retry may succeed.
+    pub fn retryable(&self) -> bool {
+        matches!(self, Self::Throttled | Self::Transient(_))
+    }
+}
+
+/// Sends to and closes connections.
+#[async_trait]
+pub trait Pusher: Send + Sync {
+    /// Sends one text frame to a connection.
+    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError>;
+    /// Closes a connection (the gateway then fires `$disconnect`).
+    async fn delete(&self, connection_id: &str) -> Result<(), PushError>;
+}
+
+/// Gives the pusher for a management endpoint (`https://{domain}/{stage}` or
+/// `MANAGEMENT_ENDPOINT`): the endpoint is only known from the first event.
+pub trait PusherFactory: Send + Sync {
+    /// The pusher for `endpoint`, built once and cached.
+    fn pusher(&self, endpoint: &str) -> Arc<dyn Pusher>;
+}
+
+/// The real management API client.
+pub struct ManagementPusher {
+    client: Client,
+}
+
+fn classify<E, R>(e: aws_sdk_apigatewaymanagement::error::SdkError<E, R>) -> PushError
+where
+    E: aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    use aws_sdk_apigatewaymanagement::error::SdkError;
+    let detail = aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string();
+    match &e {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or_default();
+            let status = se.raw().status_code();
+            if code == "GoneException" || status == 410 {
+                PushError::Gone
+            } else if code == "LimitExceededException" || status == 429 {
+                PushError::Throttled
+            } else if status >= 500 {
+                PushError::Transient(detail)
+            } else {
+                PushError::Failed(detail)
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            PushError::Transient(detail)
+        }
+        _ => PushError::Failed(detail),
+    }
+}
+
+/// Status code access for the SDK's raw response type.
+pub trait HttpStatus {
+    /// The HTTP status.
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_sdk_apigatewaymanagement::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+impl ManagementPusher {
+    /// A client for one management endpoint. SDK retries are off: fan-out
+    /// owns retry policy (backoff with jitter, Gone never retried).
+    pub fn new(sdk: &aws_config::SdkConfig, endpoint: &str) -> Self {
+        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        Self {
+            client: Client::from_conf(conf),
+        }
+    }
+}
+
+#[async_trait]
+impl Pusher for ManagementPusher {
+    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError> {
+        self.client
+            .post_to_connection()
+            .connection_id(connection_id)
+            .data(Blob::new(payload))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    async fn delete(&self, connection_id: &str) -> Result<(), PushError> {
+        self.client
+            .delete_connection()
+            .connection_id(connection_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+}
+
+/// Builds and caches one [`ManagementPusher`] per endpoint.
+pub struct ManagementPushers {
+    sdk: aws_config::SdkConfig,
+    cache: Mutex<HashMap<String, Arc<dyn Pusher>>>,
+}
+
+impl ManagementPushers {
+    /// Uses the SDK config loaded once at cold start.
+    pub fn new(sdk: aws_config::SdkConfig) -> Self {
+        Self {
+            sdk,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl PusherFactory for ManagementPushers {
+    fn pusher(&self, endpoint: &str) -> Arc<dyn Pusher> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(endpoint.to_string())
+            .or_insert_with(|| Arc::new(ManagementPusher::new(&self.sdk, endpoint)))
+            .clone()
+    }
+}
