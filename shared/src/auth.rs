@@ -144,14 +144,20 @@ impl Verifier {
         let mut validation = Validation::new(key.alg);
         validation.leeway = leeway;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // A configured iss/aud must be present, not just correct when present.
+        let mut required = vec!["exp", "sub"];
         if let Some(iss) = issuer {
             validation.set_issuer(&[iss]);
+            required.push("iss");
         }
         match audience {
-            Some(aud) => validation.set_audience(&[aud]),
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         Self {
             key,
             validation,

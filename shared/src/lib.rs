@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod channel;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod fanout;
 pub mod handlers;
 pub mod logging;
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod push;
 pub mod store;
+pub mod testkit;
 pub mod time;
 
 pub use aws_lambda_events;

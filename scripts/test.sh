@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The README's test command: installs DynamoDB Local if missing, starts it on
+# a free loopback port, runs every test (both stores, end-to-end through the
+# local gateway), and stops it again. Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/dynamodb-local.sh
+start_dynamodb_local
+trap stop_dynamodb_local EXIT
+# Fixed dummy credentials: DynamoDB Local scopes tables by key + region.
+export AWS_ACCESS_KEY_ID=wsfn-test AWS_SECRET_ACCESS_KEY=wsfn-test AWS_REGION=us-east-1
+cargo test --workspace "$@"

@@ -1,0 +1,113 @@
+//! Test support shared by this crate's tests and the local gateway's: an
+//! in-process [`Pusher`] that records frames and can be told to answer like
+//! API Gateway does for gone or throttled connections, and token minting.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use crate::auth::{sign_hs256, TokenClaims};
+use crate::protocol::ServerFrame;
+use crate::push::{PushError, Pusher, PusherFactory};
+
+#[derive(Default)]
+struct Inbox {
+    frames: HashMap<String, Vec<ServerFrame>>,
+    gone: HashSet<String>,
+    throttle: HashMap<String, u32>,
+    deleted: Vec<String>,
+}
+
+/// Records every frame per connection; `gone` ids answer 410, `throttle`d
+/// ids answer 429 a given number of times first.
+#[derive(Default, Clone)]
+pub struct RecordingPusher {
+    inbox: Arc<Mutex<Inbox>>,
+}
+
+impl RecordingPusher {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Pushes to `id` will answer 410 Gone from now on.
+    pub fn mark_gone(&self, id: &str) {
+        self.lock().gone.insert(id.to_string());
+    }
+
+    /// The next `times` pushes to `id` answer 429.
+    pub fn throttle(&self, id: &str, times: u32) {
+        self.lock().throttle.insert(id.to_string(), times);
+    }
+
+    /// Takes (and clears) the frames received by `id`.
+    pub fn take(&self, id: &str) -> Vec<ServerFrame> {
+        self.lock().frames.remove(id).unwrap_or_default()
+    }
+
+    /// Connections closed through `delete`.
+    pub fn deleted(&self) -> Vec<String> {
+        self.lock().deleted.clone()
+    }
+}
+
+#[async_trait]
+impl Pusher for RecordingPusher {
+    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError> {
+        let mut inbox = self.lock();
+        if inbox.gone.contains(connection_id) {
+            return Err(PushError::Gone);
+        }
+        if let Some(n) = inbox.throttle.get_mut(connection_id) {
+            if *n > 0 {
+                *n -= 1;
+                return Err(PushError::Throttled);
+            }
+        }
+        let frame: ServerFrame = serde_json::from_slice(payload)
+            .map_err(|e| PushError::Failed(format!("pushed frame is not a server frame: {e}")))?;
+        inbox
+            .frames
+            .entry(connection_id.to_string())
+            .or_default()
+            .push(frame);
+        Ok(())
+    }
+
+    async fn delete(&self, connection_id: &str) -> Result<(), PushError> {
+        let mut inbox = self.lock();
+        if inbox.gone.contains(connection_id) {
+            return Err(PushError::Gone);
+        }
+        inbox.deleted.push(connection_id.to_string());
+        inbox.gone.insert(connection_id.to_string());
+        Ok(())
+    }
+}
+
+impl PusherFactory for RecordingPusher {
+    fn pusher(&self, _endpoint: &str) -> Arc<dyn Pusher> {
+        Arc::new(self.clone())
+    }
+}
+
+/// A token valid for an hour with the given capabilities.
+pub fn token(secret: &str, sub: &str, subscribe: &[&str], publish: &[&str]) -> String {
+    let claims = TokenClaims {
+        sub: sub.into(),
+        exp: crate::time::now_secs() + 3600,
+        subscribe: subscribe.iter().map(|s| s.to_string()).collect(),
+        publish: publish.iter().map(|s| s.to_string()).collect(),
+        rate: None,
+        nbf: None,
+        iss: None,
+        aud: None,
+    };
+    sign_hs256(secret, &claims).unwrap_or_default()
+}
