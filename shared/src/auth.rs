@@ -173,12 +173,13 @@ impl Verifier {
     /// Checks signature, algorithm, exp/nbf/iss/aud and the capability claims.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         use jsonwebtoken::errors::ErrorKind;
-        let data = decode::<RawClaims>(token, &self.key.key, &self.validation).map_err(|e| {
-            match e.kind() {
-                ErrorKind::ExpiredSignature => AuthError::Expired,
-                _ => AuthError::Invalid(e.to_string()),
-            }
-        })?;
+        let data =
+            decode::<RawClaims>(token, &self.key.key, &self.validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => AuthError::Expired,
+                    _ => AuthError::Invalid(e.to_string()),
+                }
+            })?;
         let c = data.claims;
         if c.sub.is_empty() {
             return Err(AuthError::Invalid("empty sub".into()));
@@ -190,7 +191,9 @@ impl Verifier {
         }
         if let Some(r) = c.rate {
             if !(r.is_finite() && r > 0.0) {
-                return Err(AuthError::BadClaim("`rate` must be a positive number".into()));
+                return Err(AuthError::BadClaim(
+                    "`rate` must be a positive number".into(),
+                ));
             }
         }
         Ok(Principal {
@@ -238,9 +241,15 @@ impl HandshakeToken {
                 .then(|| rest.trim())
                 .filter(|t| !t.is_empty())
         });
-        let from_query = query.get("token").map(String::as_str).filter(|t| !t.is_empty());
+        let from_query = query
+            .get("token")
+            .map(String::as_str)
+            .filter(|t| !t.is_empty());
         Self {
-            token: from_protocol.or(from_header).or(from_query).map(str::to_string),
+            token: from_protocol
+                .or(from_header)
+                .or(from_query)
+                .map(str::to_string),
             offered_subprotocol,
         }
     }

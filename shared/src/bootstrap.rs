@@ -15,6 +15,13 @@ pub async fn app_from_env() -> Result<App, ConfigError> {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
-    Ok(App::new(config, Arc::new(store), Arc::new(ManagementPushers::new(sdk))))
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        config.table_name.clone(),
+    );
+    Ok(App::new(
+        config,
+        Arc::new(store),
+        Arc::new(ManagementPushers::new(sdk)),
+    ))
 }

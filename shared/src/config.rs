@@ -134,7 +134,9 @@ impl Config {
     /// Reads through any lookup function.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(lookup);
-        let table_name = env.get("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let table_name = env
+            .get("TABLE_NAME")
+            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
         let key = match (
             env.get("JWT_SECRET"),
             env.get("JWT_PUBLIC_KEY"),
@@ -155,7 +157,9 @@ impl Config {
             (None, None, Some(_)) => {
                 return Err(ConfigError::Invalid {
                     var: "JWT_JWKS_URL",
-                    reason: "JWKS is not supported by this version; set JWT_PUBLIC_KEY to the PEM key".into(),
+                    reason:
+                        "JWKS is not supported by this version; set JWT_PUBLIC_KEY to the PEM key"
+                            .into(),
                 })
             }
             (None, None, None) => return Err(ConfigError::Missing("JWT_SECRET")),
@@ -178,7 +182,9 @@ impl Config {
                     .collect();
                 if list.iter().any(|s| s == "*") {
                     Origins::Any
-                } else if let Some(bad) = list.iter().find(|o| !o.contains("://") || o.ends_with('/')) {
+                } else if let Some(bad) =
+                    list.iter().find(|o| !o.contains("://") || o.ends_with('/'))
+                {
                     return Err(ConfigError::Invalid {
                         var: "ALLOWED_ORIGINS",
                         reason: format!("`{bad}` is not an origin like https://app.example.com"),
@@ -216,7 +222,12 @@ impl Config {
             )?,
             rate_limit_per_second,
             rate_limit_burst,
-            history_ttl: Duration::from_secs(env.num("HISTORY_TTL_SECONDS", 600u64, 1, 31_536_000)?),
+            history_ttl: Duration::from_secs(env.num(
+                "HISTORY_TTL_SECONDS",
+                600u64,
+                1,
+                31_536_000,
+            )?),
             history_max: env.num("HISTORY_MAX", 1000u32, 0, 1_000_000)?,
             idempotency_ttl: Duration::from_secs(env.num(
                 "IDEMPOTENCY_TTL_SECONDS",
@@ -276,8 +287,14 @@ mod tests {
             let e = cfg(&pairs).unwrap_err().to_string();
             assert!(e.contains(var), "{e} should name {var}");
         }
-        assert!(cfg(&[("JWT_SECRET", "x")]).unwrap_err().to_string().contains("TABLE_NAME"));
-        assert!(cfg(&[("TABLE_NAME", "t")]).unwrap_err().to_string().contains("JWT_SECRET"));
+        assert!(cfg(&[("JWT_SECRET", "x")])
+            .unwrap_err()
+            .to_string()
+            .contains("TABLE_NAME"));
+        assert!(cfg(&[("TABLE_NAME", "t")])
+            .unwrap_err()
+            .to_string()
+            .contains("JWT_SECRET"));
         let e = cfg(&[("TABLE_NAME", "t"), ("JWT_PUBLIC_KEY", "not a pem")]).unwrap_err();
         assert!(e.to_string().contains("JWT_PUBLIC_KEY"));
     }

@@ -76,12 +76,21 @@ mod tests {
     fn every_variant_maps_to_its_code() {
         let cases = [
             (ActionError::BadRequest("x".into()), ErrorCode::BadRequest),
-            (ActionError::Unauthorized("x".into()), ErrorCode::Unauthorized),
+            (
+                ActionError::Unauthorized("x".into()),
+                ErrorCode::Unauthorized,
+            ),
             (ActionError::Forbidden("x".into()), ErrorCode::Forbidden),
             (ActionError::TooLarge("x".into()), ErrorCode::TooLarge),
             (ActionError::RateLimited, ErrorCode::RateLimited),
-            (ActionError::LimitExceeded("x".into()), ErrorCode::LimitExceeded),
-            (ActionError::Internal("secret detail".into()), ErrorCode::Internal),
+            (
+                ActionError::LimitExceeded("x".into()),
+                ErrorCode::LimitExceeded,
+            ),
+            (
+                ActionError::Internal("secret detail".into()),
+                ErrorCode::Internal,
+            ),
         ];
         for (e, code) in cases {
             assert_eq!(e.code(), code);

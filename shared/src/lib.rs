@@ -22,6 +22,6 @@ pub mod store;
 pub mod testkit;
 pub mod time;
 
-pub use aws_lambda_events;
 pub use aws_config;
+pub use aws_lambda_events;
 pub use aws_sdk_dynamodb;

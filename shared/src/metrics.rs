@@ -78,11 +78,19 @@ mod tests {
     #[test]
     fn emf_shape() {
         let mut m = Metrics::new("message");
-        m.dimension("Action", "publish").count("Delivered", 3).millis("FanoutMs", 1.5);
+        m.dimension("Action", "publish")
+            .count("Delivered", 3)
+            .millis("FanoutMs", 1.5);
         let v = m.to_emf(7);
         assert_eq!(v["_aws"]["Timestamp"], 7);
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0], json!(["Function", "Action"]));
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "Delivered");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+            json!(["Function", "Action"])
+        );
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "Delivered"
+        );
         assert_eq!(v["Delivered"], 3.0);
         assert_eq!(v["Action"], "publish");
     }

@@ -159,7 +159,10 @@ impl ClientFrame {
             match obj.get("since") {
                 None | Some(Value::Null) => Ok(None),
                 Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|_| {
-                    fail("`since` must be an object {seq: non-negative integer, epoch: string}".into())
+                    fail(
+                        "`since` must be an object {seq: non-negative integer, epoch: string}"
+                            .into(),
+                    )
                 }),
             }
         };

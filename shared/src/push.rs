@@ -56,7 +56,11 @@ pub struct ManagementPusher {
 
 fn classify<E, R>(e: aws_sdk_apigatewaymanagement::error::SdkError<E, R>) -> PushError
 where
-    E: aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
     R: std::fmt::Debug + HttpStatus,
 {
     use aws_sdk_apigatewaymanagement::error::SdkError;

@@ -50,6 +50,9 @@ mod tests {
     #[test]
     fn clf() {
         assert_eq!(super::format_clf(0), "01/Jan/1970:00:00:00 +0000");
-        assert_eq!(super::format_clf(1_795_834_209_000), "28/Nov/2026:02:50:09 +0000");
+        assert_eq!(
+            super::format_clf(1_795_834_209_000),
+            "28/Nov/2026:02:50:09 +0000"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! The store contract: every backend (in-memory and DynamoDB Local) must pass
 //! exactly these tests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -61,7 +63,10 @@ async fn connections_round_trip(b: Backend) {
     p.exp += 1000;
     s.update_principal("a=", &p).await.unwrap();
     assert_eq!(s.get_connection("a=").await.unwrap().unwrap().principal, p);
-    assert!(matches!(s.update_principal("zz=", &p).await, Err(StoreError::NoConnection(_))));
+    assert!(matches!(
+        s.update_principal("zz=", &p).await,
+        Err(StoreError::NoConnection(_))
+    ));
     let r = s.remove_connection("a=").await.unwrap();
     assert!(r.connection);
     assert_eq!(s.count_user_connections("alice").await.unwrap(), 1);
@@ -71,7 +76,9 @@ async fn connections_round_trip(b: Backend) {
 
 async fn expired_items_are_invisible(b: Backend) {
     let s = b.store();
-    s.put_connection(&conn("x=", "alice"), Duration::ZERO).await.unwrap();
+    s.put_connection(&conn("x=", "alice"), Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(s.get_connection("x=").await.unwrap(), None);
     assert_eq!(s.count_user_connections("alice").await.unwrap(), 0);
     // An expired connection cannot gain subscriptions.
@@ -80,12 +87,22 @@ async fn expired_items_are_invisible(b: Backend) {
         Err(StoreError::NoConnection(_))
     ));
     s.put_connection(&conn("y=", "bob"), HOUR).await.unwrap();
-    s.subscribe(&conn("y=", "bob"), &ch("room:a"), Duration::ZERO).await.unwrap();
+    s.subscribe(&conn("y=", "bob"), &ch("room:a"), Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(s.count_subscriptions("y=").await.unwrap(), 0);
     assert!(!s.is_subscribed("y=", &ch("room:a")).await.unwrap());
-    assert!(s.subscribers(&ch("room:a"), None, 10).await.unwrap().items.is_empty());
+    assert!(s
+        .subscribers(&ch("room:a"), None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
     // Expired history entries are not returned.
-    let short = HistoryLimits { ttl: Duration::ZERO, max: 10 };
+    let short = HistoryLimits {
+        ttl: Duration::ZERO,
+        max: 10,
+    };
     s.append(msg("room:h", 1), short).await.unwrap();
     assert!(s.history(&ch("room:h"), None, 10).await.unwrap().is_empty());
     s.remove_connection("x=").await.unwrap();
@@ -103,7 +120,9 @@ async fn subscriptions_and_paging(b: Backend) {
         s.subscribe(&c, &lobby, HOUR).await.unwrap();
         s.subscribe(&c, &lobby, HOUR).await.unwrap(); // idempotent
     }
-    s.subscribe(&conn("c0=", "u0"), &ch("room:other"), HOUR).await.unwrap();
+    s.subscribe(&conn("c0=", "u0"), &ch("room:other"), HOUR)
+        .await
+        .unwrap();
     assert_eq!(s.count_subscriptions("c0=").await.unwrap(), 2);
     assert!(s.is_subscribed("c0=", &lobby).await.unwrap());
     let mut seen = Vec::new();
@@ -130,7 +149,9 @@ async fn subscriptions_and_paging(b: Backend) {
     assert_eq!(removed.subscriptions, 2);
     let left = s.subscribers(&lobby, None, 100).await.unwrap().items;
     assert_eq!(left.len(), 5);
-    assert!(left.iter().all(|x| x.connection_id != "c0=" && x.connection_id != "c1="));
+    assert!(left
+        .iter()
+        .all(|x| x.connection_id != "c0=" && x.connection_id != "c1="));
     assert_eq!(b.leftovers("c0=").await, 0);
 }
 
@@ -138,7 +159,11 @@ async fn streams_assign_gapless_seq(b: Backend) {
     let s = b.store();
     let head = s.stream_head(&ch("room:s")).await.unwrap();
     assert_eq!(head.seq, 0);
-    assert_eq!(s.stream_head(&ch("room:s")).await.unwrap(), head, "head is stable");
+    assert_eq!(
+        s.stream_head(&ch("room:s")).await.unwrap(),
+        head,
+        "head is stable"
+    );
     for n in 1..=5 {
         let m = s.append(msg("room:s", n), KEEP).await.unwrap();
         assert_eq!((m.seq, m.epoch.as_str()), (n, head.epoch.as_str()));
@@ -166,26 +191,59 @@ async fn concurrent_appends_never_collide(b: Backend) {
     seqs.sort();
     assert_eq!(seqs, (1..=12).collect::<Vec<_>>());
     let all = s.history(&ch("room:race"), Some(0), 100).await.unwrap();
-    assert_eq!(all.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=12).collect::<Vec<_>>());
+    assert_eq!(
+        all.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=12).collect::<Vec<_>>()
+    );
 }
 
 async fn history_reads_and_trims(b: Backend) {
     let s = b.store();
-    let limits = HistoryLimits { ttl: Duration::from_secs(600), max: 5 };
+    let limits = HistoryLimits {
+        ttl: Duration::from_secs(600),
+        max: 5,
+    };
     for n in 1..=8 {
         s.append(msg("room:h", n), limits).await.unwrap();
     }
     let c = ch("room:h");
-    let seqs = |v: Vec<wsfn::protocol::MessageFrame>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
-    assert_eq!(seqs(s.history(&c, None, 100).await.unwrap()), vec![4, 5, 6, 7, 8], "trimmed to max");
-    assert_eq!(seqs(s.history(&c, None, 2).await.unwrap()), vec![7, 8], "latest, oldest first");
-    assert_eq!(seqs(s.history(&c, Some(5), 2).await.unwrap()), vec![6, 7], "first after since");
-    assert_eq!(seqs(s.history(&c, Some(1), 100).await.unwrap()), vec![4, 5, 6, 7, 8]);
+    let seqs =
+        |v: Vec<wsfn::protocol::MessageFrame>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(s.history(&c, None, 100).await.unwrap()),
+        vec![4, 5, 6, 7, 8],
+        "trimmed to max"
+    );
+    assert_eq!(
+        seqs(s.history(&c, None, 2).await.unwrap()),
+        vec![7, 8],
+        "latest, oldest first"
+    );
+    assert_eq!(
+        seqs(s.history(&c, Some(5), 2).await.unwrap()),
+        vec![6, 7],
+        "first after since"
+    );
+    assert_eq!(
+        seqs(s.history(&c, Some(1), 100).await.unwrap()),
+        vec![4, 5, 6, 7, 8]
+    );
     assert!(s.history(&c, Some(8), 10).await.unwrap().is_empty());
-    assert!(s.history(&ch("room:none"), None, 10).await.unwrap().is_empty());
-    let none = HistoryLimits { ttl: Duration::from_secs(600), max: 0 };
+    assert!(s
+        .history(&ch("room:none"), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let none = HistoryLimits {
+        ttl: Duration::from_secs(600),
+        max: 0,
+    };
     s.append(msg("room:nohist", 1), none).await.unwrap();
-    assert!(s.history(&ch("room:nohist"), None, 10).await.unwrap().is_empty());
+    assert!(s
+        .history(&ch("room:nohist"), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 both_backends!(

@@ -18,10 +18,17 @@ pub(super) async fn auth(ctx: &Ctx<'_>, token: &str) -> Result<Reply, ActionErro
             "token is for another user; reconnect to switch users".into(),
         ));
     }
-    match ctx.app.store.update_principal(&ctx.conn.id, &principal).await {
+    match ctx
+        .app
+        .store
+        .update_principal(&ctx.conn.id, &principal)
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::NoConnection(_)) => {
-            return Err(ActionError::Unauthorized("connection is closed; reconnect".into()))
+            return Err(ActionError::Unauthorized(
+                "connection is closed; reconnect".into(),
+            ))
         }
         Err(e) => return Err(e.into()),
     }

@@ -19,15 +19,21 @@ pub(super) async fn history(
         Some(p) if same_epoch => p.seq,
         _ => 0,
     };
-    let messages = store.history(&channel, since.as_ref().map(|_| after), limit).await?;
+    let messages = store
+        .history(&channel, since.as_ref().map(|_| after), limit)
+        .await?;
     // Complete: nothing between the requested start and the first message
     // returned was lost (expired, trimmed, or another epoch).
     let complete = match &since {
         Some(_) if !same_epoch => false,
-        Some(_) => messages.first().map_or(head.seq == after, |m| m.seq == after + 1),
+        Some(_) => messages
+            .first()
+            .map_or(head.seq == after, |m| m.seq == after + 1),
         None => {
             let window_start = head.seq.saturating_sub(u64::from(limit)) + 1;
-            messages.first().map_or(head.seq == 0, |m| m.seq == window_start)
+            messages
+                .first()
+                .map_or(head.seq == 0, |m| m.seq == window_start)
         }
     };
     Ok(Reply::one(ServerFrame::History {

@@ -50,7 +50,9 @@ fn require_read(ctx: &Ctx<'_>, channel: &ChannelName) -> Result<(), ActionError>
     if ctx.conn.principal.can_subscribe(channel) {
         Ok(())
     } else {
-        Err(ActionError::Forbidden(format!("no subscribe capability for `{channel}`")))
+        Err(ActionError::Forbidden(format!(
+            "no subscribe capability for `{channel}`"
+        )))
     }
 }
 

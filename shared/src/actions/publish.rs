@@ -8,9 +8,15 @@ use crate::error::ActionError;
 use crate::protocol::ServerFrame;
 use crate::store::NewMessage;
 
-pub(super) async fn publish(ctx: &Ctx<'_>, channel: ChannelName, data: Value) -> Result<Reply, ActionError> {
+pub(super) async fn publish(
+    ctx: &Ctx<'_>,
+    channel: ChannelName,
+    data: Value,
+) -> Result<Reply, ActionError> {
     if !ctx.conn.principal.can_publish(&channel) {
-        return Err(ActionError::Forbidden(format!("no publish capability for `{channel}`")));
+        return Err(ActionError::Forbidden(format!(
+            "no publish capability for `{channel}`"
+        )));
     }
     let msg = NewMessage {
         channel: channel.clone(),

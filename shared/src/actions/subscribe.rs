@@ -14,7 +14,9 @@ pub(super) async fn subscribe(
     require_read(ctx, &channel)?;
     let store = &ctx.app.store;
     let config = &ctx.app.config;
-    if !ctx.conn.principal.is_personal(&channel) && !store.is_subscribed(&ctx.conn.id, &channel).await? {
+    if !ctx.conn.principal.is_personal(&channel)
+        && !store.is_subscribed(&ctx.conn.id, &channel).await?
+    {
         // The automatic personal-channel subscription does not count.
         let held = store.count_subscriptions(&ctx.conn.id).await?;
         if held > config.max_subscriptions_per_connection {
@@ -24,10 +26,15 @@ pub(super) async fn subscribe(
             )));
         }
     }
-    match store.subscribe(ctx.conn, &channel, config.connection_ttl).await {
+    match store
+        .subscribe(ctx.conn, &channel, config.connection_ttl)
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::NoConnection(_)) => {
-            return Err(ActionError::Unauthorized("connection is closed; reconnect".into()))
+            return Err(ActionError::Unauthorized(
+                "connection is closed; reconnect".into(),
+            ))
         }
         Err(e) => return Err(e.into()),
     }
@@ -46,7 +53,9 @@ pub(super) async fn subscribe(
         Some(pos) => {
             let missed = head.seq - pos.seq;
             if missed > 0 {
-                let limit = u32::try_from(missed).unwrap_or(u32::MAX).min(config.history_max.max(1));
+                let limit = u32::try_from(missed)
+                    .unwrap_or(u32::MAX)
+                    .min(config.history_max.max(1));
                 replayed = store.history(&channel, Some(pos.seq), limit).await?;
             }
             let contiguous = replayed

@@ -26,7 +26,9 @@ fn hs() -> Verifier {
 
 #[test]
 fn valid_token_grants_claims() {
-    let p = hs().verify(&sign_hs256(SECRET, &claims("alice")).unwrap()).unwrap();
+    let p = hs()
+        .verify(&sign_hs256(SECRET, &claims("alice")).unwrap())
+        .unwrap();
     assert_eq!(p.sub, "alice");
     let lobby = ChannelName::parse("room:lobby").unwrap();
     let other = ChannelName::parse("room:other").unwrap();
@@ -46,7 +48,10 @@ fn rejects_bad_tokens() {
     ));
     let mut c = claims("a");
     c.exp = now() - 100;
-    assert_eq!(v.verify(&sign_hs256(SECRET, &c).unwrap()), Err(AuthError::Expired));
+    assert_eq!(
+        v.verify(&sign_hs256(SECRET, &c).unwrap()),
+        Err(AuthError::Expired)
+    );
     // Within leeway still passes.
     c.exp = now() - 10;
     assert!(v.verify(&sign_hs256(SECRET, &c).unwrap()).is_ok());
@@ -104,7 +109,10 @@ fn rejects_algorithm_confusion() {
     let public = include_str!("../../tests/fixtures/rsa_public.pem");
     let private = include_str!("../../tests/fixtures/rsa_private.pem");
     let v = Verifier::new(JwtKey::from_pem(public).unwrap(), None, None, 30);
-    assert_eq!(JwtKey::from_pem(public).unwrap().algorithm(), Algorithm::RS256);
+    assert_eq!(
+        JwtKey::from_pem(public).unwrap().algorithm(),
+        Algorithm::RS256
+    );
     let good = jsonwebtoken::encode(
         &Header::new(Algorithm::RS256),
         &claims("a"),
@@ -137,7 +145,10 @@ fn iss_and_aud_checked_when_configured() {
 #[test]
 fn token_extraction_prefers_subprotocol() {
     let h = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     };
     let t = HandshakeToken::extract(
         &h(&[
@@ -148,7 +159,10 @@ fn token_extraction_prefers_subprotocol() {
     );
     assert_eq!(t.token.as_deref(), Some("AAA"));
     assert!(t.offered_subprotocol);
-    let t = HandshakeToken::extract(&h(&[("authorization", "bearer BBB")]), &h(&[("token", "CCC")]));
+    let t = HandshakeToken::extract(
+        &h(&[("authorization", "bearer BBB")]),
+        &h(&[("token", "CCC")]),
+    );
     assert_eq!(t.token.as_deref(), Some("BBB"));
     assert!(!t.offered_subprotocol);
     let t = HandshakeToken::extract(&h(&[]), &h(&[("token", "CCC")]));

@@ -72,8 +72,10 @@ pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
     tracing::info!(connection = %connection_id, user = %record.principal.sub, "connected");
     let mut r = response(200, "");
     if handshake.offered_subprotocol {
-        r.headers
-            .insert("sec-websocket-protocol", HeaderValue::from_static(SUBPROTOCOL));
+        r.headers.insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static(SUBPROTOCOL),
+        );
     }
     Ok(r)
 }

@@ -77,10 +77,14 @@ pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
                     .millis("FanoutMs", t.elapsed().as_secs_f64() * 1e3);
                 tracing::info!(%channel, delivered = r.delivered, gone = r.gone, failed = r.failed, retries = r.retries, "fan-out");
             }
-            Err(e) => tracing::error!(%channel, error = %e, "fan-out aborted: subscribers unreadable"),
+            Err(e) => {
+                tracing::error!(%channel, error = %e, "fan-out aborted: subscribers unreadable")
+            }
         }
     }
-    metrics.millis("DurationMs", started.elapsed().as_secs_f64() * 1e3).flush();
+    metrics
+        .millis("DurationMs", started.elapsed().as_secs_f64() * 1e3)
+        .flush();
     Ok(response(200, ""))
 }
 
@@ -95,7 +99,10 @@ async fn handle(
     if body.len() > max {
         return (
             echo_id(body),
-            Err(ActionError::TooLarge(format!("message is {} bytes; the limit is {max}", body.len()))),
+            Err(ActionError::TooLarge(format!(
+                "message is {} bytes; the limit is {max}",
+                body.len()
+            ))),
         );
     }
     let frame = match ClientFrame::parse(body) {
@@ -109,17 +116,23 @@ async fn handle(
         Ok(None) => {
             return (
                 id,
-                Err(ActionError::Unauthorized("connection is not registered; reconnect".into())),
+                Err(ActionError::Unauthorized(
+                    "connection is not registered; reconnect".into(),
+                )),
             )
         }
         Err(e) => return (id, Err(e.into())),
     };
     let now_ms = now_millis();
     let leeway = app.config.verifier.leeway();
-    if !matches!(frame.action, Action::Auth { .. }) && conn.principal.expired_at(now_ms / 1000, leeway) {
+    if !matches!(frame.action, Action::Auth { .. })
+        && conn.principal.expired_at(now_ms / 1000, leeway)
+    {
         return (
             id,
-            Err(ActionError::Unauthorized("token expired; send a new one with `auth`".into())),
+            Err(ActionError::Unauthorized(
+                "token expired; send a new one with `auth`".into(),
+            )),
         );
     }
     let ctx = Ctx {

@@ -24,23 +24,36 @@ fn parses_every_action() {
             })
         }
     );
-    let f = ClientFrame::parse(r#"{"action":"publish","channel":"room:a","data":{"x":[1]}}"#)
-        .unwrap();
+    let f =
+        ClientFrame::parse(r#"{"action":"publish","channel":"room:a","data":{"x":[1]}}"#).unwrap();
     assert!(matches!(f.action, Action::Publish { ref data, .. } if data == &json!({"x":[1]})));
     let f = ClientFrame::parse(r#"{"action":"history","channel":"room:a"}"#).unwrap();
-    assert!(matches!(f.action, Action::History { limit: 100, since: None, .. }));
+    assert!(matches!(
+        f.action,
+        Action::History {
+            limit: 100,
+            since: None,
+            ..
+        }
+    ));
     let f = ClientFrame::parse(r#"{"action":"history","channel":"room:a","limit":5}"#).unwrap();
     assert!(matches!(f.action, Action::History { limit: 5, .. }));
     assert!(matches!(
-        ClientFrame::parse(r#"{"action":"auth","token":"abc"}"#).unwrap().action,
+        ClientFrame::parse(r#"{"action":"auth","token":"abc"}"#)
+            .unwrap()
+            .action,
         Action::Auth { .. }
     ));
     assert!(matches!(
-        ClientFrame::parse(r#"{"action":"presence","channel":"x"}"#).unwrap().action,
+        ClientFrame::parse(r#"{"action":"presence","channel":"x"}"#)
+            .unwrap()
+            .action,
         Action::Presence { .. }
     ));
     assert!(matches!(
-        ClientFrame::parse(r#"{"action":"unsubscribe","channel":"x"}"#).unwrap().action,
+        ClientFrame::parse(r#"{"action":"unsubscribe","channel":"x"}"#)
+            .unwrap()
+            .action,
         Action::Unsubscribe { .. }
     ));
 }
@@ -57,12 +70,20 @@ fn bad_frames_echo_string_id() {
     assert!(e.message.contains("channel"));
     let e = err(r#"{"id":"9","action":"subscribe","channel":"bad name"}"#);
     assert!(e.message.contains("bad channel name"));
-    assert!(err(r#"{"action":"publish","channel":"a"}"#).message.contains("data"));
-    assert!(err(r#"{"action":"history","channel":"a","limit":0}"#).message.contains("limit"));
-    assert!(err(r#"{"action":"history","channel":"a","limit":101}"#).message.contains("limit"));
-    assert!(err(r#"{"action":"subscribe","channel":"a","since":{"seq":-1,"epoch":"x"}}"#)
+    assert!(err(r#"{"action":"publish","channel":"a"}"#)
         .message
-        .contains("since"));
+        .contains("data"));
+    assert!(err(r#"{"action":"history","channel":"a","limit":0}"#)
+        .message
+        .contains("limit"));
+    assert!(err(r#"{"action":"history","channel":"a","limit":101}"#)
+        .message
+        .contains("limit"));
+    assert!(
+        err(r#"{"action":"subscribe","channel":"a","since":{"seq":-1,"epoch":"x"}}"#)
+            .message
+            .contains("since")
+    );
     assert!(err(r#"{"action":5}"#).message.contains("action"));
     assert!(err(r#"{"id":""}"#).message.contains("id"));
     let long = "x".repeat(65);
@@ -106,6 +127,9 @@ fn error_codes_on_the_wire() {
     ];
     for (code, wire) in all {
         assert_eq!(serde_json::to_value(code).unwrap(), json!(wire));
-        assert_eq!(serde_json::from_value::<ErrorCode>(json!(wire)).unwrap(), code);
+        assert_eq!(
+            serde_json::from_value::<ErrorCode>(json!(wire)).unwrap(),
+            code
+        );
     }
 }

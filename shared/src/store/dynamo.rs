@@ -47,10 +47,14 @@ fn key(pk: String, sk: String) -> Item {
     HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
 }
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 fn get_n(item: &Item, name: &str) -> Option<u64> {
-    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 fn live(item: &Item, now: u64) -> bool {
     get_n(item, TTL).is_some_and(|t| t > now)
@@ -99,7 +103,12 @@ impl DynamoStore {
     }
 
     fn put(&self, item: Item) -> Result<Put, StoreError> {
-        build(Put::builder().table_name(&self.table).set_item(Some(item)).build())
+        build(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .build(),
+        )
     }
 
     /// Every item of a partition (optionally under an sk prefix), following pages.
@@ -228,8 +237,8 @@ impl DynamoStore {
 fn connection_of(item: &Item) -> Result<ConnectionRecord, StoreError> {
     let corrupt = || StoreError::Corrupt(format!("connection {:?}", get_s(item, PK)));
     let id = get_s(item, "id").ok_or_else(corrupt)?;
-    let principal: Principal =
-        serde_json::from_str(get_s(item, "principal").ok_or_else(corrupt)?).map_err(|_| corrupt())?;
+    let principal: Principal = serde_json::from_str(get_s(item, "principal").ok_or_else(corrupt)?)
+        .map_err(|_| corrupt())?;
     Ok(ConnectionRecord {
         id: id.to_string(),
         principal,
@@ -247,7 +256,11 @@ impl Store for DynamoStore {
         self.count(keys::user_pk(user), "conn#").await
     }
 
-    async fn put_connection(&self, conn: &ConnectionRecord, ttl: Duration) -> Result<(), StoreError> {
+    async fn put_connection(
+        &self,
+        conn: &ConnectionRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
         let exp = now_secs() + ttl.as_secs();
         let mut meta = key(keys::conn_pk(&conn.id), keys::META.into());
         meta.insert("id".into(), s(&conn.id));
@@ -255,7 +268,10 @@ impl Store for DynamoStore {
         meta.insert("principal".into(), s(principal_json(&conn.principal)?));
         meta.insert("connected_at".into(), n(conn.connected_at));
         meta.insert(TTL.into(), n(exp));
-        let mut index = key(keys::user_pk(&conn.principal.sub), keys::user_conn_sk(&conn.id));
+        let mut index = key(
+            keys::user_pk(&conn.principal.sub),
+            keys::user_conn_sk(&conn.id),
+        );
         index.insert(TTL.into(), n(exp));
         self.client
             .transact_write_items()
@@ -321,12 +337,20 @@ impl Store for DynamoStore {
     }
 
     async fn count_subscriptions(&self, connection_id: &str) -> Result<u32, StoreError> {
-        self.count(keys::conn_pk(connection_id), keys::SUB_PREFIX).await
+        self.count(keys::conn_pk(connection_id), keys::SUB_PREFIX)
+            .await
     }
 
-    async fn is_subscribed(&self, connection_id: &str, channel: &ChannelName) -> Result<bool, StoreError> {
+    async fn is_subscribed(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<bool, StoreError> {
         Ok(self
-            .get(keys::conn_pk(connection_id), &keys::sub_sk(channel.as_str()))
+            .get(
+                keys::conn_pk(connection_id),
+                &keys::sub_sk(channel.as_str()),
+            )
             .await?
             .is_some())
     }
@@ -370,7 +394,11 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn unsubscribe(&self, connection_id: &str, channel: &ChannelName) -> Result<bool, StoreError> {
+    async fn unsubscribe(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<bool, StoreError> {
         let existed = self.is_subscribed(connection_id, channel).await?;
         self.delete_keys(vec![
             key(keys::conn_pk(connection_id), keys::sub_sk(channel.as_str())),
@@ -451,7 +479,11 @@ impl Store for DynamoStore {
         Err(StoreError::Contention(pk))
     }
 
-    async fn append(&self, msg: NewMessage, limits: HistoryLimits) -> Result<MessageFrame, StoreError> {
+    async fn append(
+        &self,
+        msg: NewMessage,
+        limits: HistoryLimits,
+    ) -> Result<MessageFrame, StoreError> {
         let channel = msg.channel.to_string();
         let pk = keys::chan_pk(&channel);
         for attempt in 0..MAX_CAS_ATTEMPTS {
@@ -505,12 +537,16 @@ impl Store for DynamoStore {
                 ts: msg.ts,
                 id: msg.id.clone(),
             };
-            let mut tx = self.client.transact_write_items().transact_items(head_write);
+            let mut tx = self
+                .client
+                .transact_write_items()
+                .transact_items(head_write);
             if limits.max > 0 {
                 let mut entry = key(pk.clone(), keys::msg_sk(head.seq));
                 entry.insert(
                     "msg".into(),
-                    s(serde_json::to_string(&frame).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+                    s(serde_json::to_string(&frame)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?),
                 );
                 entry.insert("epoch".into(), s(&head.epoch));
                 entry.insert(TTL.into(), n(now + limits.ttl.as_secs()));
@@ -519,7 +555,10 @@ impl Store for DynamoStore {
                     let trim = build(
                         Delete::builder()
                             .table_name(&self.table)
-                            .set_key(Some(key(pk.clone(), keys::msg_sk(head.seq - u64::from(limits.max)))))
+                            .set_key(Some(key(
+                                pk.clone(),
+                                keys::msg_sk(head.seq - u64::from(limits.max)),
+                            )))
                             .build(),
                     )?;
                     tx = tx.transact_items(TransactWriteItem::builder().delete(trim).build());
@@ -586,7 +625,8 @@ impl DynamoStore {
                 .await
                 .map_err(backend)?;
             for item in r.items() {
-                let raw = get_s(item, "msg").ok_or_else(|| StoreError::Corrupt("history entry".into()))?;
+                let raw = get_s(item, "msg")
+                    .ok_or_else(|| StoreError::Corrupt("history entry".into()))?;
                 let m: MessageFrame =
                     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 out.push(m);
@@ -618,7 +658,12 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         )
     };
     let schema = |name: &str, kind: KeyType| {
-        build(KeySchemaElement::builder().attribute_name(name).key_type(kind).build())
+        build(
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build(),
+        )
     };
     let r = client
         .create_table()
@@ -632,7 +677,10 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .await;
     match r {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_resource_in_use_exception()) =>
+        {
             return Ok(())
         }
         Err(e) => return Err(backend(e)),

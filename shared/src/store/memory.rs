@@ -59,9 +59,15 @@ impl MemoryStore {
     pub fn entries_of_connection(&self, connection_id: &str) -> usize {
         let s = self.lock();
         s.connections.contains_key(connection_id) as usize
-            + s.by_user.values().filter(|m| m.contains_key(connection_id)).count()
+            + s.by_user
+                .values()
+                .filter(|m| m.contains_key(connection_id))
+                .count()
             + s.conn_subs.get(connection_id).map_or(0, BTreeMap::len)
-            + s.chan_subs.values().filter(|m| m.contains_key(connection_id)).count()
+            + s.chan_subs
+                .values()
+                .filter(|m| m.contains_key(connection_id))
+                .count()
     }
 }
 
@@ -75,7 +81,11 @@ impl Store for MemoryStore {
             .map_or(0, |m| m.values().filter(|&&e| e > now).count() as u32))
     }
 
-    async fn put_connection(&self, conn: &ConnectionRecord, ttl: Duration) -> Result<(), StoreError> {
+    async fn put_connection(
+        &self,
+        conn: &ConnectionRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
         let exp = expiry(ttl);
         let mut s = self.lock();
         s.connections.insert(conn.id.clone(), (conn.clone(), exp));
@@ -148,7 +158,7 @@ impl Store for MemoryStore {
         let now = now_secs();
         let exp = expiry(ttl);
         let mut s = self.lock();
-        if !s.connections.get(&conn.id).is_some_and(|(_, e)| *e > now) {
+        if s.connections.get(&conn.id).is_none_or(|(_, e)| *e <= now) {
             return Err(StoreError::NoConnection(conn.id.clone()));
         }
         s.conn_subs
@@ -162,7 +172,11 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn is_subscribed(&self, connection_id: &str, channel: &ChannelName) -> Result<bool, StoreError> {
+    async fn is_subscribed(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<bool, StoreError> {
         let now = now_secs();
         let s = self.lock();
         Ok(s.conn_subs
@@ -171,7 +185,11 @@ impl Store for MemoryStore {
             .is_some_and(|&e| e > now))
     }
 
-    async fn unsubscribe(&self, connection_id: &str, channel: &ChannelName) -> Result<bool, StoreError> {
+    async fn unsubscribe(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<bool, StoreError> {
         let now = now_secs();
         let mut s = self.lock();
         let existed = s
@@ -197,7 +215,10 @@ impl Store for MemoryStore {
         let now = now_secs();
         let s = self.lock();
         let Some(m) = s.chan_subs.get(channel.as_str()) else {
-            return Ok(Page { items: vec![], next: None });
+            return Ok(Page {
+                items: vec![],
+                next: None,
+            });
         };
         let start = match &cursor {
             Some(c) => std::ops::Bound::Excluded(c.clone()),
@@ -229,7 +250,11 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn append(&self, msg: NewMessage, limits: HistoryLimits) -> Result<MessageFrame, StoreError> {
+    async fn append(
+        &self,
+        msg: NewMessage,
+        limits: HistoryLimits,
+    ) -> Result<MessageFrame, StoreError> {
         let now = now_secs();
         let mut s = self.lock();
         let stream = live_stream(&mut s, msg.channel.as_str(), now);
@@ -264,13 +289,20 @@ impl Store for MemoryStore {
         let now = now_secs();
         let mut s = self.lock();
         let stream = live_stream(&mut s, channel.as_str(), now);
-        let live = stream.history.iter().filter(|(_, e)| *e > now).map(|(m, _)| m);
+        let live = stream
+            .history
+            .iter()
+            .filter(|(_, e)| *e > now)
+            .map(|(m, _)| m);
         let limit = limit as usize;
         Ok(match after {
             Some(a) => live.filter(|m| m.seq > a).take(limit).cloned().collect(),
             None => {
                 let all: Vec<&MessageFrame> = live.collect();
-                all[all.len().saturating_sub(limit)..].iter().map(|m| (*m).clone()).collect()
+                all[all.len().saturating_sub(limit)..]
+                    .iter()
+                    .map(|m| (*m).clone())
+                    .collect()
             }
         })
     }
@@ -278,12 +310,15 @@ impl Store for MemoryStore {
 
 /// The channel's live stream, replacing an expired one with a fresh epoch.
 fn live_stream<'a>(s: &'a mut State, channel: &str, now: u64) -> &'a mut Stream {
-    let stream = s.streams.entry(channel.to_string()).or_insert_with(|| Stream {
-        seq: 0,
-        epoch: new_epoch(),
-        expires: now + STREAM_TTL.as_secs(),
-        history: VecDeque::new(),
-    });
+    let stream = s
+        .streams
+        .entry(channel.to_string())
+        .or_insert_with(|| Stream {
+            seq: 0,
+            epoch: new_epoch(),
+            expires: now + STREAM_TTL.as_secs(),
+            history: VecDeque::new(),
+        });
     if stream.expires <= now {
         *stream = Stream {
             seq: 0,

@@ -118,7 +118,11 @@ pub trait Store: Send + Sync {
     /// Live connections the user holds now (for `MAX_CONNECTIONS_PER_USER`).
     async fn count_user_connections(&self, user: &str) -> Result<u32, StoreError>;
     /// Stores a new connection; items expire after `ttl`.
-    async fn put_connection(&self, conn: &ConnectionRecord, ttl: Duration) -> Result<(), StoreError>;
+    async fn put_connection(
+        &self,
+        conn: &ConnectionRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
     /// The live connection record, if any.
     async fn get_connection(&self, id: &str) -> Result<Option<ConnectionRecord>, StoreError>;
     /// Replaces the principal after an in-band `auth`.
@@ -128,7 +132,11 @@ pub trait Store: Send + Sync {
     /// How many channels the connection is subscribed to.
     async fn count_subscriptions(&self, connection_id: &str) -> Result<u32, StoreError>;
     /// Whether the connection is subscribed to the channel.
-    async fn is_subscribed(&self, connection_id: &str, channel: &ChannelName) -> Result<bool, StoreError>;
+    async fn is_subscribed(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<bool, StoreError>;
     /// Subscribes (idempotent); fails with `NoConnection` when the connection
     /// is gone, so no orphan subscription is written.
     async fn subscribe(
@@ -138,7 +146,11 @@ pub trait Store: Send + Sync {
         ttl: Duration,
     ) -> Result<(), StoreError>;
     /// Unsubscribes; returns whether a subscription existed.
-    async fn unsubscribe(&self, connection_id: &str, channel: &ChannelName) -> Result<bool, StoreError>;
+    async fn unsubscribe(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<bool, StoreError>;
     /// A page of the channel's subscribers (a Query, never a Scan).
     async fn subscribers(
         &self,
@@ -149,7 +161,11 @@ pub trait Store: Send + Sync {
     /// The stream's head, creating the stream (seq 0, new epoch) if it has none.
     async fn stream_head(&self, channel: &ChannelName) -> Result<StreamHead, StoreError>;
     /// Assigns the next seq and stores the message in history atomically.
-    async fn append(&self, msg: NewMessage, limits: HistoryLimits) -> Result<MessageFrame, StoreError>;
+    async fn append(
+        &self,
+        msg: NewMessage,
+        limits: HistoryLimits,
+    ) -> Result<MessageFrame, StoreError>;
     /// Live history of the stream's current epoch, oldest first: the first
     /// `limit` messages after `after`, or the latest `limit` without it.
     async fn history(

@@ -23,7 +23,8 @@ pub fn dynamodb_endpoint() -> String {
 }
 
 pub async fn dynamo_client() -> wsfn::aws_sdk_dynamodb::Client {
-    let creds = wsfn::aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests");
+    let creds =
+        wsfn::aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests");
     let conf = wsfn::aws_sdk_dynamodb::config::Builder::new()
         .behavior_version_latest()
         .region(wsfn::aws_sdk_dynamodb::config::Region::new("us-east-1"))
@@ -35,7 +36,10 @@ pub async fn dynamo_client() -> wsfn::aws_sdk_dynamodb::Client {
 
 pub fn unique(prefix: &str) -> String {
     use rand::Rng;
-    format!("{prefix}-{:012x}", rand::rng().random::<u64>() & 0xffff_ffff_ffff)
+    format!(
+        "{prefix}-{:012x}",
+        rand::rng().random::<u64>() & 0xffff_ffff_ffff
+    )
 }
 
 /// A fresh DynamoDB Local table and its store.
@@ -160,7 +164,9 @@ impl Harness {
     }
 
     fn rid(&self) -> String {
-        let n = self.next_request.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self
+            .next_request
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         format!("req-{n}")
     }
 
@@ -172,10 +178,24 @@ impl Harness {
         headers: &[(&str, &str)],
         query: &[(&str, &str)],
     ) -> (i64, Option<String>) {
-        let h: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let q: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let ev = events::parse(events::connect_json(&info(id), &h, &q, &self.rid(), wsfn::time::now_millis()));
-        let r = handlers::connect(ev, &self.app).await.expect("connect handler");
+        let h: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let q: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let ev = events::parse(events::connect_json(
+            &info(id),
+            &h,
+            &q,
+            &self.rid(),
+            wsfn::time::now_millis(),
+        ));
+        let r = handlers::connect(ev, &self.app)
+            .await
+            .expect("connect handler");
         let proto = r
             .headers
             .get("sec-websocket-protocol")
@@ -187,20 +207,39 @@ impl Harness {
     /// `$connect` with a bearer header; asserts success.
     pub async fn connect(&self, id: &str, token: &str) {
         let auth = format!("Bearer {token}");
-        let (status, _) = self.connect_with(id, &[("Authorization", &auth)], &[]).await;
+        let (status, _) = self
+            .connect_with(id, &[("Authorization", &auth)], &[])
+            .await;
         assert_eq!(status, 200, "connect {id}");
     }
 
     pub async fn disconnect(&self, id: &str) {
-        let ev = events::parse(events::disconnect_json(&info(id), 1000, "Client closed", &self.rid(), wsfn::time::now_millis()));
-        let r = handlers::disconnect(ev, &self.app).await.expect("disconnect handler");
+        let ev = events::parse(events::disconnect_json(
+            &info(id),
+            1000,
+            "Client closed",
+            &self.rid(),
+            wsfn::time::now_millis(),
+        ));
+        let r = handlers::disconnect(ev, &self.app)
+            .await
+            .expect("disconnect handler");
         assert_eq!(r.status_code, 200);
     }
 
     /// Sends a raw frame and returns what the sender received.
     pub async fn send_raw(&self, id: &str, body: &str) -> Vec<ServerFrame> {
-        let ev = events::parse(events::message_json(&info(id), "$default", body, "msg", &self.rid(), wsfn::time::now_millis()));
-        let r = handlers::message(ev, &self.app).await.expect("message handler");
+        let ev = events::parse(events::message_json(
+            &info(id),
+            "$default",
+            body,
+            "msg",
+            &self.rid(),
+            wsfn::time::now_millis(),
+        ));
+        let r = handlers::message(ev, &self.app)
+            .await
+            .expect("message handler");
         assert_eq!(r.status_code, 200);
         self.pusher.take(id)
     }

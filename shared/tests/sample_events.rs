@@ -1,0 +1,122 @@
+//! Runs every file in `events/` through its handler and checks the outcome,
+//! so no sample event is decorative. Add an expectation when adding a file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Backend, Harness};
+use wsfn::handlers;
+use wsfn::protocol::{ErrorCode, ServerFrame};
+
+const CONNECTION: &str = "L0SM9cOFvHcCIhw=";
+
+fn load(name: &str) -> wsfn::handlers::WsEvent {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{path} is not an API Gateway WebSocket event: {e}"))
+}
+
+enum Expect {
+    Status(i64, Option<&'static str>),
+    Reply(&'static str, Option<ErrorCode>),
+}
+
+fn expectation(name: &str) -> Expect {
+    match name {
+        "connect-subprotocol.json" => Expect::Status(200, Some("wsfn.v1")),
+        "connect-authorization-header.json" | "connect-query-token.json" => {
+            Expect::Status(200, None)
+        }
+        "connect-bad-token.json" => Expect::Status(401, None),
+        "connect-bad-origin.json" => Expect::Status(403, None),
+        "disconnect.json" => Expect::Status(200, None),
+        "message-subscribe.json" => Expect::Reply("subscribed", None),
+        "message-publish.json" => Expect::Reply("ack", None),
+        "message-history.json" => Expect::Reply("history", None),
+        "message-presence.json" => Expect::Reply("presence", None),
+        "message-ping.json" => Expect::Reply("pong", None),
+        "message-auth.json" => Expect::Reply("authed", None),
+        "message-unsubscribe.json" => Expect::Reply("unsubscribed", None),
+        "message-malformed.json" | "message-unknown-action.json" => {
+            Expect::Reply("error", Some(ErrorCode::BadRequest))
+        }
+        "message-forbidden.json" => Expect::Reply("error", Some(ErrorCode::Forbidden)),
+        other => panic!("events/{other} has no expectation in tests/sample_events.rs"),
+    }
+}
+
+fn type_of(f: &ServerFrame) -> String {
+    serde_json::to_value(f).unwrap()["type"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn every_sample_event_has_its_outcome(b: Backend) {
+    let h = Harness::new(
+        b,
+        &[
+            ("JWT_SECRET", "sample-events-secret"),
+            ("ALLOWED_ORIGINS", "https://app.example.com"),
+        ],
+    );
+    let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    // Connects first, then messages in a meaningful order, disconnect last.
+    let order = |n: &str| match n {
+        n if n.starts_with("connect-") => 0,
+        "message-subscribe.json" => 1,
+        "message-publish.json" => 2,
+        n if n.starts_with("message-") => 3,
+        _ => 4,
+    };
+    files.sort_by_key(|n| (order(n), n.clone()));
+    assert!(files.len() >= 14, "events/ lost files: {files:?}");
+    for name in &files {
+        let event = load(name);
+        let route = event.request_context.route_key.clone().unwrap_or_default();
+        match (route.as_str(), expectation(name)) {
+            ("$connect", Expect::Status(status, proto)) => {
+                let r = handlers::connect(event, &h.app).await.unwrap();
+                assert_eq!(r.status_code, status, "{name}");
+                let got = r
+                    .headers
+                    .get("sec-websocket-protocol")
+                    .map(|v| v.to_str().unwrap().to_string());
+                assert_eq!(got.as_deref(), proto, "{name}");
+            }
+            ("$disconnect", Expect::Status(status, _)) => {
+                let r = handlers::disconnect(event, &h.app).await.unwrap();
+                assert_eq!(r.status_code, status, "{name}");
+                assert_eq!(
+                    h.backend.leftovers(CONNECTION).await,
+                    0,
+                    "{name} left items"
+                );
+            }
+            ("$default", Expect::Reply(kind, code)) => {
+                let r = handlers::message(event, &h.app).await.unwrap();
+                assert_eq!(r.status_code, 200, "{name}");
+                let frames = h.pusher.take(CONNECTION);
+                let first = frames.first().unwrap_or_else(|| panic!("{name}: no reply"));
+                assert_eq!(type_of(first), kind, "{name}: {first:?}");
+                if let Some(code) = code {
+                    assert_eq!(
+                        common::error_code(&frames).map(|e| e.1),
+                        Some(code),
+                        "{name}"
+                    );
+                }
+            }
+            (r, _) => panic!("{name}: route {r} does not match its expectation"),
+        }
+    }
+}
+
+both_backends!(every_sample_event_has_its_outcome);
