@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/dynamodb-local.sh
 start_dynamodb_local
 trap stop_dynamodb_local EXIT
-# Fixed dummy credentials: DynamoDB Local scopes tables by key + region.
-export AWS_ACCESS_KEY_ID=wsfn-test AWS_SECRET_ACCESS_KEY=wsfn-test AWS_REGION=us-east-1
+# Fixed dummy credentials (DynamoDB Local wants letters and digits only; it
+# scopes tables by key + region).
+export AWS_ACCESS_KEY_ID=wsfntest AWS_SECRET_ACCESS_KEY=wsfntest AWS_REGION=us-east-1
 cargo test --workspace "$@"

@@ -1,1 +1,175 @@
-fn main() {}
+//! `wsfn-local`: run the backend locally (`cargo run -p wsfn-local`), or mint
+//! a dev token (`wsfn-local token --sub alice`).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use wsfn_local::management::Faults;
+use wsfn_local::{start, Options};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Local API Gateway WebSocket emulator for wsfn, driven by template.yaml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Serve,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a signed HS256 dev token (JWT_SECRET, or the dev secret).
+    Token(TokenArgs),
+}
+
+#[derive(Args)]
+struct Serve {
+    /// Port to listen on.
+    #[arg(long, default_value_t = 3001)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// SAM template.
+    #[arg(long, default_value = "template.yaml")]
+    template: String,
+    /// Template parameter override, NAME=VALUE (repeatable).
+    #[arg(long = "parameter", value_name = "NAME=VALUE")]
+    parameters: Vec<String>,
+    /// Use a DynamoDB API (e.g. DynamoDB Local) instead of the embedded store.
+    #[arg(long, value_name = "URL")]
+    dynamodb_endpoint: Option<String>,
+    /// Idle timeout in seconds.
+    #[arg(long, default_value_t = 600)]
+    idle_timeout: u64,
+    /// Maximum connection duration in seconds.
+    #[arg(long, default_value_t = 7200)]
+    max_duration: u64,
+    /// Latency added to every management API POST, in ms.
+    #[arg(long, default_value_t = 0)]
+    push_latency_ms: u64,
+    /// Share of POSTs answered 410 Gone (0.0-1.0).
+    #[arg(long, default_value_t = 0.0)]
+    fail_410: f64,
+    /// Share of POSTs answered 429 (0.0-1.0).
+    #[arg(long, default_value_t = 0.0)]
+    fail_429: f64,
+    /// Share of POSTs answered 500 (0.0-1.0).
+    #[arg(long, default_value_t = 0.0)]
+    fail_500: f64,
+    /// No per-event log lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    /// User id (`sub`).
+    #[arg(long)]
+    sub: String,
+    /// Channel pattern the token may subscribe to (repeatable).
+    #[arg(long)]
+    subscribe: Vec<String>,
+    /// Channel pattern the token may publish to (repeatable).
+    #[arg(long)]
+    publish: Vec<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    ttl: u64,
+    /// Per-second rate limit override.
+    #[arg(long)]
+    rate: Option<f64>,
+}
+
+fn token(args: TokenArgs) -> ExitCode {
+    let secret = std::env::var("JWT_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| wsfn::config::DEV_SECRET.to_string());
+    let claims = wsfn::auth::TokenClaims {
+        sub: args.sub,
+        exp: wsfn::time::now_secs() + args.ttl,
+        subscribe: args.subscribe,
+        publish: args.publish,
+        rate: args.rate,
+        nbf: None,
+        iss: std::env::var("JWT_ISSUER").ok().filter(|s| !s.is_empty()),
+        aud: std::env::var("JWT_AUDIENCE").ok().filter(|s| !s.is_empty()),
+    };
+    match wsfn::auth::sign_hs256(&secret, &claims) {
+        Ok(t) => {
+            println!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wsfn-local token: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Token(args)) = cli.command {
+        return token(args);
+    }
+    let s = cli.serve;
+    let mut parameters = std::collections::HashMap::new();
+    for p in &s.parameters {
+        let Some((k, v)) = p.split_once('=') else {
+            eprintln!("wsfn-local: --parameter `{p}` must be NAME=VALUE");
+            return ExitCode::FAILURE;
+        };
+        parameters.insert(k.to_string(), v.to_string());
+    }
+    for (name, v) in [
+        ("--fail-410", s.fail_410),
+        ("--fail-429", s.fail_429),
+        ("--fail-500", s.fail_500),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            eprintln!("wsfn-local: {name} must be between 0 and 1");
+            return ExitCode::FAILURE;
+        }
+    }
+    let opts = Options {
+        listen: SocketAddr::new(s.host, s.port),
+        template: s.template,
+        parameters,
+        dynamodb_endpoint: s.dynamodb_endpoint,
+        idle_timeout: Duration::from_secs(s.idle_timeout),
+        max_duration: Duration::from_secs(s.max_duration),
+        faults: Faults {
+            latency: Duration::from_millis(s.push_latency_ms),
+            gone: s.fail_410,
+            throttle: s.fail_429,
+            error: s.fail_500,
+        },
+        quiet: s.quiet,
+    };
+    let running = match start(opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wsfn-local: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    running.gateway.console.banner(
+        &running.gateway.spec,
+        &running.ws_url(),
+        &running.management_endpoint(),
+        &running.store_label,
+        running.dev_secret,
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    let open = running.gateway.connections.len();
+    eprintln!("\nwsfn-local: shutting down; closing {open} connection(s) with 1001");
+    running.shutdown().await;
+    ExitCode::SUCCESS
+}

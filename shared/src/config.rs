@@ -6,6 +6,28 @@ use std::time::Duration;
 
 use crate::auth::{JwtKey, Verifier};
 
+/// Every variable wsfn reads (PROTOCOL.md §4, plus `FANOUT_CONCURRENCY`).
+pub const VARIABLES: &[&str] = &[
+    "TABLE_NAME",
+    "JWT_SECRET",
+    "JWT_PUBLIC_KEY",
+    "JWT_JWKS_URL",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_LEEWAY_SECONDS",
+    "ALLOWED_ORIGINS",
+    "MAX_CONNECTIONS_PER_USER",
+    "MAX_MESSAGE_BYTES",
+    "MAX_SUBSCRIPTIONS_PER_CONNECTION",
+    "RATE_LIMIT_PER_SECOND",
+    "RATE_LIMIT_BURST",
+    "HISTORY_TTL_SECONDS",
+    "HISTORY_MAX",
+    "IDEMPOTENCY_TTL_SECONDS",
+    "MANAGEMENT_ENDPOINT",
+    "FANOUT_CONCURRENCY",
+];
+
 /// The dev secret the local gateway uses when `JWT_SECRET` is unset.
 pub const DEV_SECRET: &str = "wsfn-local-dev-secret";
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use futures::stream::{self, TryStreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::channel::ChannelName;
 use crate::push::{PushError, Pusher};
@@ -82,7 +82,54 @@ async fn push_with_retry(
     }
 }
 
-/// Sends `payload` to every live subscriber of `channel`.
+async fn push_one(
+    store: &dyn Store,
+    pusher: &dyn Pusher,
+    sub: Subscriber,
+    payload: &[u8],
+    opts: &FanoutOptions,
+) -> Outcome {
+    let (result, retries) = push_with_retry(pusher, &sub.connection_id, payload, opts).await;
+    match result {
+        Ok(()) => Outcome::Delivered { retries },
+        Err(PushError::Gone) => {
+            match store.remove_connection(&sub.connection_id).await {
+                Ok(r) => {
+                    tracing::info!(connection = %sub.connection_id, subscriptions = r.subscriptions, "removed gone connection")
+                }
+                Err(e) => {
+                    tracing::warn!(connection = %sub.connection_id, error = %e, "could not remove gone connection")
+                }
+            }
+            Outcome::Gone
+        }
+        Err(e) => {
+            tracing::warn!(connection = %sub.connection_id, error = %e, retries, "push failed");
+            Outcome::Failed { retries }
+        }
+    }
+}
+
+impl FanoutReport {
+    fn tally(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Delivered { retries } => {
+                self.delivered += 1;
+                self.retries += retries;
+            }
+            Outcome::Gone => self.gone += 1,
+            Outcome::Failed { retries } => {
+                self.failed += 1;
+                self.retries += retries;
+            }
+        }
+    }
+}
+
+/// Sends `payload` to every live subscriber of `channel`. At most
+/// `opts.concurrency` pushes are in flight; the next Query page is read when
+/// the current one has been handed out. If a page cannot be read, the pushes
+/// already started still finish before the error is returned.
 pub async fn fan_out(
     store: &dyn Store,
     pusher: &dyn Pusher,
@@ -90,52 +137,36 @@ pub async fn fan_out(
     payload: &[u8],
     opts: FanoutOptions,
 ) -> Result<FanoutReport, StoreError> {
-    // Subscribers as a lazy stream over Query pages: the next page is read only
-    // when the pushes in flight make room for it.
-    let subscribers = stream::try_unfold(Some(None::<String>), move |cursor| async move {
-        let Some(cursor) = cursor else {
-            return Ok::<_, StoreError>(None);
+    let limit = opts.concurrency.max(1);
+    let mut report = FanoutReport::default();
+    let mut in_flight = FuturesUnordered::new();
+    let mut cursor = None;
+    let read_error = loop {
+        let page = match store
+            .subscribers(channel, cursor.take(), opts.page_size)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => break Some(e),
         };
-        let page = store.subscribers(channel, cursor, opts.page_size).await?;
-        let next = page.next.map(Some);
-        Ok(Some((stream::iter(page.items.into_iter().map(Ok)), next)))
-    })
-    .try_flatten();
-
-    let outcomes = subscribers
-        .map_ok(|sub: Subscriber| async move {
-            let (result, retries) = push_with_retry(pusher, &sub.connection_id, payload, &opts).await;
-            Ok::<_, StoreError>(match result {
-                Ok(()) => Outcome::Delivered { retries },
-                Err(PushError::Gone) => {
-                    match store.remove_connection(&sub.connection_id).await {
-                        Ok(r) => tracing::info!(connection = %sub.connection_id, subscriptions = r.subscriptions, "removed gone connection"),
-                        Err(e) => tracing::warn!(connection = %sub.connection_id, error = %e, "could not remove gone connection"),
-                    }
-                    Outcome::Gone
-                }
-                Err(e) => {
-                    tracing::warn!(connection = %sub.connection_id, %channel, error = %e, retries, "push failed");
-                    Outcome::Failed { retries }
-                }
-            })
-        })
-        .try_buffer_unordered(opts.concurrency.max(1));
-
-    outcomes
-        .try_fold(FanoutReport::default(), |mut report, outcome| async move {
-            match outcome {
-                Outcome::Delivered { retries } => {
-                    report.delivered += 1;
-                    report.retries += retries;
-                }
-                Outcome::Gone => report.gone += 1,
-                Outcome::Failed { retries } => {
-                    report.failed += 1;
-                    report.retries += retries;
+        for sub in page.items {
+            while in_flight.len() >= limit {
+                if let Some(outcome) = in_flight.next().await {
+                    report.tally(outcome);
                 }
             }
-            Ok(report)
-        })
-        .await
+            in_flight.push(push_one(store, pusher, sub, payload, &opts));
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break None,
+        }
+    };
+    while let Some(outcome) = in_flight.next().await {
+        report.tally(outcome);
+    }
+    match read_error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
 }

@@ -18,11 +18,8 @@ pub fn now_millis() -> u64 {
         .unwrap_or(0)
 }
 
-/// `requestContext.requestTime` format: `28/Nov/2026:02:50:09 +0000`.
-pub fn format_clf(ms: u64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+/// Calendar fields of a Unix time in ms: (year, month 1-12, day, h, m, s, ms).
+fn civil(ms: u64) -> (i64, usize, i64, u64, u64, u64, u64) {
     let secs = ms / 1000;
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
@@ -36,13 +33,31 @@ pub fn format_clf(ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{d:02}/{}/{y}:{:02}:{:02}:{:02} +0000",
-        MONTHS[(m - 1) as usize],
+    (
+        y,
+        m as usize,
+        d,
         rem / 3600,
         rem % 3600 / 60,
-        rem % 60
+        rem % 60,
+        ms % 1000,
     )
+}
+
+/// `requestContext.requestTime` format: `28/Nov/2026:02:50:09 +0000`.
+pub fn format_clf(ms: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, m, d, h, mi, s, _) = civil(ms);
+    format!("{d:02}/{}/{y}:{h:02}:{mi:02}:{s:02} +0000", MONTHS[m - 1])
+}
+
+/// ISO 8601 with milliseconds (`2026-11-28T02:50:09.123Z`), as the
+/// management API's GetConnection returns.
+pub fn format_iso(ms: u64) -> String {
+    let (y, m, d, h, mi, s, milli) = civil(ms);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
 }
 
 #[cfg(test)]

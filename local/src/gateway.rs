@@ -1,0 +1,432 @@
+//! The WebSocket front door with API Gateway's semantics: the upgrade waits
+//! for `$connect` (non-2xx rejects it with that status, response headers pass
+//! through), route selection on `$request.body.<path>`, frame and message
+//! limits (1009), binary frames (1003), idle timeout and maximum duration
+//! (1001), and `$disconnect` with status code and reason, exactly once.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue, Response, StatusCode};
+use futures::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch, Notify};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+use wsfn::events::{self, ConnectionInfo};
+
+use crate::connections::{Connections, Handle, Outbound};
+use crate::console::Console;
+use crate::ids;
+use crate::invoker::Invoker;
+use crate::template::ApiSpec;
+
+/// API Gateway's frame limit (32 KB) and message limit (128 KB).
+pub const MAX_FRAME_BYTES: usize = 32 * 1024;
+/// Largest message (and management POST payload).
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+
+/// Timeouts and identity of the emulated stage.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// Close after this long without an inbound data frame (AWS: 10 min).
+    pub idle_timeout: Duration,
+    /// Close after this long regardless (AWS: 2 h).
+    pub max_duration: Duration,
+    /// Stage name in events and management paths (`local`).
+    pub stage: String,
+    /// `requestContext.domainName` (`127.0.0.1:3001`).
+    pub domain: String,
+}
+
+/// Shared state of the emulator.
+pub struct Gateway {
+    /// Routes and functions from the template.
+    pub spec: ApiSpec,
+    /// Runs the functions.
+    pub invoker: Arc<dyn Invoker>,
+    /// Open sockets.
+    pub connections: Connections,
+    /// Timeouts and stage.
+    pub opts: GatewayOptions,
+    /// Developer log.
+    pub console: Console,
+    shutdown: watch::Sender<bool>,
+    active: AtomicUsize,
+    drained: Notify,
+}
+
+impl Gateway {
+    /// A gateway serving `spec` through `invoker`.
+    pub fn new(
+        spec: ApiSpec,
+        invoker: Arc<dyn Invoker>,
+        opts: GatewayOptions,
+        console: Console,
+    ) -> Self {
+        Self {
+            spec,
+            invoker,
+            connections: Connections::default(),
+            opts,
+            console,
+            shutdown: watch::channel(false).0,
+            active: AtomicUsize::new(0),
+            drained: Notify::new(),
+        }
+    }
+
+    /// Closes every socket with 1001 and waits (bounded) until each one's
+    /// `$disconnect` has run.
+    pub async fn shutdown(&self, wait: Duration) {
+        let _ = self.shutdown.send(true);
+        self.connections.close_all(1001, "Going away");
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.active.load(Ordering::SeqCst) > 0 {
+            let notified = self.drained.notified();
+            if self.active.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break;
+            }
+        }
+    }
+
+    fn info(&self, connection_id: &str, connected_at: u64, source_ip: &str) -> ConnectionInfo {
+        ConnectionInfo {
+            connection_id: connection_id.to_string(),
+            domain_name: self.opts.domain.clone(),
+            stage: self.opts.stage.clone(),
+            api_id: self.spec.api_id.to_lowercase(),
+            connected_at,
+            source_ip: source_ip.to_string(),
+        }
+    }
+
+    /// Invokes the function behind `route`; `None` when there is no such route.
+    async fn invoke(
+        &self,
+        route: &str,
+        connection: &str,
+        event: Value,
+    ) -> Option<Result<i64, String>> {
+        let function = self.spec.routes.get(route)?;
+        let started = Instant::now();
+        let result = self
+            .invoker
+            .invoke(&function.logical_id, event)
+            .await
+            .map(|r| r.status_code)
+            .map_err(|e| e.to_string());
+        let status = match &result {
+            Ok(s) => s.to_string(),
+            Err(_) => "error".to_string(),
+        };
+        self.console
+            .event(route, connection, &status, started.elapsed());
+        if let Err(e) = &result {
+            self.console.note(&format!("{route} failed: {e}"));
+        }
+        Some(result)
+    }
+
+    /// Which route a text frame selects: `$request.body.<path>` if it names
+    /// a route, else `$default` (also for non-JSON bodies), else none.
+    pub fn select_route(&self, body: &str) -> Option<String> {
+        let selected = serde_json::from_str::<Value>(body).ok().and_then(|v| {
+            let mut cur = &v;
+            for part in self.spec.selection_path() {
+                cur = cur.get(&part)?;
+            }
+            cur.as_str().map(str::to_string)
+        });
+        match selected {
+            Some(key) if !key.starts_with('$') && self.spec.routes.contains_key(&key) => Some(key),
+            _ => self
+                .spec
+                .routes
+                .contains_key("$default")
+                .then(|| "$default".to_string()),
+        }
+    }
+}
+
+/// API Gateway sends header names as the client wrote them; hyper lowercases
+/// them, so restore the conventional capitalisation.
+fn title_case(name: &str) -> String {
+    name.split('-')
+        .map(|part| match part {
+            "websocket" => "WebSocket".to_string(),
+            p => {
+                let mut c = p.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    let mut r = Response::new(Body::from(text.to_string()));
+    *r.status_mut() = status;
+    r
+}
+
+/// `GET /` with an upgrade: runs `$connect`, then upgrades or rejects.
+pub async fn upgrade(
+    State(gw): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+) -> Response<Body> {
+    let h = req.headers();
+    let has_token = |name: header::HeaderName, token: &str| {
+        h.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|s| s.split(',').any(|p| p.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
+        return plain(
+            StatusCode::UPGRADE_REQUIRED,
+            "wsfn-local serves WebSocket upgrades on /",
+        );
+    }
+    let Some(key) = h
+        .get(header::SEC_WEBSOCKET_KEY)
+        .map(|k| derive_accept_key(k.as_bytes()))
+    else {
+        return plain(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
+    };
+    if h.get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok())
+        != Some("13")
+    {
+        return plain(StatusCode::BAD_REQUEST, "unsupported Sec-WebSocket-Version");
+    }
+    let headers: Vec<(String, String)> = h
+        .iter()
+        .filter_map(|(k, v)| Some((title_case(k.as_str()), v.to_str().ok()?.to_string())))
+        .collect();
+    let user_agent = h
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let query: Vec<(String, String)> = req
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+
+    let id = ids::connection_id();
+    let connected_at = wsfn::time::now_millis();
+    let source_ip = peer.ip().to_string();
+    let info = gw.info(&id, connected_at, &source_ip);
+    let mut response = Response::new(Body::empty());
+    if let Some(function) = gw.spec.routes.get("$connect") {
+        let event = events::connect_json(&info, &headers, &query, &ids::request_id(), connected_at);
+        let started = Instant::now();
+        let result = gw.invoker.invoke(&function.logical_id, event).await;
+        let status = match &result {
+            Ok(r) => r.status_code.to_string(),
+            Err(_) => "error".into(),
+        };
+        gw.console
+            .event("$connect", &id, &status, started.elapsed());
+        match result {
+            Ok(r) if (200..300).contains(&r.status_code) => {
+                for (k, v) in &r.headers {
+                    response.headers_mut().insert(k.clone(), v.clone());
+                }
+            }
+            Ok(r) => {
+                let status = u16::try_from(r.status_code)
+                    .ok()
+                    .and_then(|s| StatusCode::from_u16(s).ok())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return plain(status, status.canonical_reason().unwrap_or_default());
+            }
+            Err(e) => {
+                gw.console.note(&format!("$connect failed: {e}"));
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+            }
+        }
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let last_active = Arc::new(AtomicU64::new(connected_at));
+    gw.connections.insert(
+        id.clone(),
+        Handle {
+            tx,
+            connected_at,
+            last_active: last_active.clone(),
+            source_ip: source_ip.clone(),
+            user_agent,
+        },
+    );
+    gw.active.fetch_add(1, Ordering::SeqCst);
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let gw2 = gw.clone();
+    tokio::spawn(async move {
+        let (code, reason) = match on_upgrade.await {
+            Ok(upgraded) => run_socket(&gw2, &info, TokioIo::new(upgraded), rx, last_active).await,
+            Err(e) => (1006, format!("upgrade failed: {e}")),
+        };
+        gw2.connections.remove(&info.connection_id);
+        let event = events::disconnect_json(
+            &info,
+            code,
+            &reason,
+            &ids::request_id(),
+            wsfn::time::now_millis(),
+        );
+        gw2.console
+            .note(&format!("{} closed {code} {reason}", info.connection_id));
+        gw2.invoke("$disconnect", &info.connection_id, event).await;
+        if gw2.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            gw2.drained.notify_waiters();
+        }
+    });
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let rh = response.headers_mut();
+    rh.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    rh.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&key) {
+        rh.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    response
+}
+
+/// Drives one socket until it closes; returns the close code and reason for
+/// `$disconnect`.
+async fn run_socket<S>(
+    gw: &Arc<Gateway>,
+    info: &ConnectionInfo,
+    io: S,
+    mut rx: mpsc::UnboundedReceiver<Outbound>,
+    last_active: Arc<AtomicU64>,
+) -> (u16, String)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut config = WebSocketConfig::default();
+    config.max_frame_size = Some(MAX_FRAME_BYTES);
+    config.max_message_size = Some(MAX_MESSAGE_BYTES);
+    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+    let (mut sink, mut stream) = ws.split();
+    let mut shutdown = gw.shutdown.subscribe();
+    let hard_deadline = tokio::time::Instant::now() + gw.opts.max_duration;
+    let mut idle_deadline = tokio::time::Instant::now() + gw.opts.idle_timeout;
+    let close = |code: u16, reason: &str| {
+        Message::Close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_string().into(),
+        }))
+    };
+    let (code, reason, send_close) = loop {
+        tokio::select! {
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    last_active.store(wsfn::time::now_millis(), Ordering::Relaxed);
+                    idle_deadline = tokio::time::Instant::now() + gw.opts.idle_timeout;
+                    spawn_route(gw.clone(), info.clone(), text.to_string());
+                }
+                Some(Ok(Message::Binary(_))) => break (1003, "Binary frames are not supported".to_string(), true),
+                Some(Ok(Message::Close(frame))) => {
+                    let (c, r) = frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.to_string()));
+                    break (c, r, false);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(WsError::Capacity(_))) => break (1009, "Message too big".to_string(), true),
+                Some(Err(e)) => break (1006, e.to_string(), false),
+                None => break (1006, "Connection lost".to_string(), false),
+            },
+            cmd = rx.recv() => match cmd {
+                Some(Outbound::Text(t)) => {
+                    if let Err(e) = sink.send(Message::Text(t.into())).await {
+                        break (1006, e.to_string(), false);
+                    }
+                }
+                Some(Outbound::Binary(b)) => {
+                    if let Err(e) = sink.send(Message::Binary(b.into())).await {
+                        break (1006, e.to_string(), false);
+                    }
+                }
+                Some(Outbound::Close(c, r)) => break (c, r, true),
+                None => break (1001, "Going away".to_string(), true),
+            },
+            _ = tokio::time::sleep_until(idle_deadline) => break (1001, "Going away".to_string(), true),
+            _ = tokio::time::sleep_until(hard_deadline) => break (1001, "Going away".to_string(), true),
+            _ = shutdown.changed() => break (1001, "Going away".to_string(), true),
+        }
+    };
+    if send_close {
+        let _ = sink.send(close(code, &reason)).await;
+        // Give the client a moment to answer the close handshake (bounded).
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(Ok(m)) = stream.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    } else {
+        let _ = sink.close().await;
+    }
+    (code, reason)
+}
+
+/// Routes one text frame to its function (concurrently, as API Gateway does)
+/// and answers like API Gateway when no route matches or the function fails.
+fn spawn_route(gw: Arc<Gateway>, info: ConnectionInfo, body: String) {
+    tokio::spawn(async move {
+        let request_id = ids::request_id();
+        let reply = |message: &str| {
+            json!({"message": message, "connectionId": info.connection_id, "requestId": request_id})
+                .to_string()
+        };
+        let Some(route) = gw.select_route(&body) else {
+            if let Some(h) = gw.connections.get(&info.connection_id) {
+                let _ = h.tx.send(Outbound::Text(reply("Forbidden")));
+            }
+            return;
+        };
+        let event = events::message_json(
+            &info,
+            &route,
+            &body,
+            &ids::message_id(),
+            &request_id,
+            wsfn::time::now_millis(),
+        );
+        if let Some(Err(_)) = gw.invoke(&route, &info.connection_id, event).await {
+            if let Some(h) = gw.connections.get(&info.connection_id) {
+                let _ = h.tx.send(Outbound::Text(reply("Internal server error")));
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn header_case() {
+        assert_eq!(
+            super::title_case("sec-websocket-protocol"),
+            "Sec-WebSocket-Protocol"
+        );
+        assert_eq!(super::title_case("x-forwarded-for"), "X-Forwarded-For");
+        assert_eq!(super::title_case("host"), "Host");
+    }
+}

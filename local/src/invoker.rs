@@ -1,0 +1,159 @@
+//! How the gateway runs a route's function. Today: in process, calling the
+//! wsfn handlers directly with an [`App`] built from that function's
+//! template environment. The trait leaves room for an invoker that runs the
+//! built `bootstrap` binaries through the Lambda Runtime API.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+use wsfn::app::App;
+use wsfn::config::{Config, DEV_SECRET, VARIABLES};
+use wsfn::handlers::{self, WsEvent};
+use wsfn::push::PusherFactory;
+use wsfn::store::Store;
+
+use crate::template::{ApiSpec, FunctionSpec};
+
+/// Why an invocation failed (API Gateway answers `Internal server error`).
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// No function with that logical id.
+    #[error("unknown function {0}")]
+    UnknownFunction(String),
+    /// The event did not deserialize into the handler's type.
+    #[error("bad event: {0}")]
+    BadEvent(String),
+    /// The handler returned an error.
+    #[error("function error: {0}")]
+    Function(String),
+}
+
+/// Runs one function with one event.
+#[async_trait]
+pub trait Invoker: Send + Sync {
+    /// Invokes `function` (logical id) with an API Gateway WebSocket event.
+    async fn invoke(
+        &self,
+        function: &str,
+        event: serde_json::Value,
+    ) -> Result<ApiGatewayProxyResponse, InvokeError>;
+}
+
+#[derive(Clone, Copy)]
+enum Handler {
+    Connect,
+    Disconnect,
+    Message,
+}
+
+/// Calls the handlers in this process.
+pub struct InProcessInvoker {
+    functions: HashMap<String, (Handler, App)>,
+}
+
+/// Why the functions could not be set up (bad config names the function and variable).
+#[derive(Debug, thiserror::Error)]
+#[error("function `{function}`: {reason}")]
+pub struct SetupError {
+    /// Logical id.
+    pub function: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// The environment a function sees: template values, then the process
+/// environment on top, then local defaults for what is still unset.
+pub fn function_env(
+    spec: &FunctionSpec,
+    process: &dyn Fn(&str) -> Option<String>,
+    management_endpoint: &str,
+) -> (BTreeMap<String, String>, bool) {
+    let mut env = spec.env.clone();
+    for name in spec
+        .env
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>()
+        .iter()
+        .map(String::as_str)
+        .chain(VARIABLES.iter().copied())
+    {
+        if let Some(v) = process(name) {
+            env.insert(name.to_string(), v);
+        }
+    }
+    env.entry("MANAGEMENT_ENDPOINT".into())
+        .or_insert_with(|| management_endpoint.to_string());
+    let unset = |k: &str| env.get(k).is_none_or(|v| v.trim().is_empty());
+    let dev_secret = unset("JWT_SECRET") && unset("JWT_PUBLIC_KEY") && unset("JWT_JWKS_URL");
+    if dev_secret {
+        env.insert("JWT_SECRET".into(), DEV_SECRET.into());
+    }
+    (env, dev_secret)
+}
+
+impl InProcessInvoker {
+    /// Builds one [`App`] per function of `spec`, sharing the store and pushers.
+    /// Returns the invoker and whether the dev secret is in use.
+    pub fn new(
+        spec: &ApiSpec,
+        process: &dyn Fn(&str) -> Option<String>,
+        management_endpoint: &str,
+        store: Arc<dyn Store>,
+        pushers: Arc<dyn PusherFactory>,
+    ) -> Result<(Self, bool), SetupError> {
+        let mut functions = HashMap::new();
+        let mut dev = false;
+        for f in spec.routes.values() {
+            let handler = match f.binary.as_str() {
+                "connect" => Handler::Connect,
+                "disconnect" => Handler::Disconnect,
+                "message" => Handler::Message,
+                other => {
+                    return Err(SetupError {
+                        function: f.logical_id.clone(),
+                        reason: format!(
+                        "binary `{other}` is not a wsfn function (connect, disconnect, message)"
+                    ),
+                    })
+                }
+            };
+            let (env, dev_secret) = function_env(f, process, management_endpoint);
+            dev |= dev_secret;
+            let map: HashMap<String, String> = env.into_iter().collect();
+            let config = Config::from_map(&map).map_err(|e| SetupError {
+                function: f.logical_id.clone(),
+                reason: e.to_string(),
+            })?;
+            functions.insert(
+                f.logical_id.clone(),
+                (handler, App::new(config, store.clone(), pushers.clone())),
+            );
+        }
+        Ok((Self { functions }, dev))
+    }
+}
+
+#[async_trait]
+impl Invoker for InProcessInvoker {
+    async fn invoke(
+        &self,
+        function: &str,
+        event: serde_json::Value,
+    ) -> Result<ApiGatewayProxyResponse, InvokeError> {
+        let (handler, app) = self
+            .functions
+            .get(function)
+            .ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
+        let event: WsEvent =
+            serde_json::from_value(event).map_err(|e| InvokeError::BadEvent(e.to_string()))?;
+        let result = match handler {
+            Handler::Connect => handlers::connect(event, app).await,
+            Handler::Disconnect => handlers::disconnect(event, app).await,
+            Handler::Message => handlers::message(event, app).await,
+        };
+        result.map_err(|e| InvokeError::Function(e.to_string()))
+    }
+}

@@ -1,0 +1,247 @@
+//! wsfn-local: a local API Gateway WebSocket emulator driven by template.yaml.
+//! [`start`] builds everything and serves on a port; [`router`] is the whole
+//! HTTP surface, for tests.
+
+pub mod connections;
+pub mod console;
+pub mod gateway;
+pub mod ids;
+pub mod invoker;
+pub mod management;
+pub mod template;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use wsfn::push::ManagementPushers;
+use wsfn::store::{DynamoStore, MemoryStore, Store};
+
+use crate::console::Console;
+use crate::gateway::{Gateway, GatewayOptions};
+use crate::invoker::{InProcessInvoker, Invoker};
+use crate::management::Faults;
+
+/// Everything `wsfn-local` can be told.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Address to listen on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// SAM template path.
+    pub template: String,
+    /// Template parameter overrides.
+    pub parameters: HashMap<String, String>,
+    /// Use this DynamoDB API (e.g. DynamoDB Local) instead of the embedded store.
+    pub dynamodb_endpoint: Option<String>,
+    /// Idle timeout.
+    pub idle_timeout: Duration,
+    /// Maximum connection duration.
+    pub max_duration: Duration,
+    /// Injected management API behaviour.
+    pub faults: Faults,
+    /// No per-event log lines.
+    pub quiet: bool,
+}
+
+impl Options {
+    /// Defaults: 127.0.0.1:3001, ./template.yaml, embedded store, AWS timeouts.
+    pub fn new(template: impl Into<String>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3001)),
+            template: template.into(),
+            parameters: HashMap::new(),
+            dynamodb_endpoint: None,
+            idle_timeout: Duration::from_secs(600),
+            max_duration: Duration::from_secs(7200),
+            faults: Faults::default(),
+            quiet: false,
+        }
+    }
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad template.
+    #[error(transparent)]
+    Template(#[from] template::TemplateError),
+    /// Bad function configuration.
+    #[error(transparent)]
+    Setup(#[from] invoker::SetupError),
+    /// DynamoDB endpoint unusable.
+    #[error("DynamoDB at {endpoint}: {reason}")]
+    Dynamo {
+        /// The endpoint.
+        endpoint: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Could not listen.
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A running gateway.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state (connections, spec).
+    pub gateway: Arc<Gateway>,
+    /// Which store it uses, for the banner.
+    pub store_label: String,
+    /// Whether the dev JWT secret is in use.
+    pub dev_secret: bool,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// `ws://` URL clients connect to.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// The management endpoint the functions push to.
+    pub fn management_endpoint(&self) -> String {
+        format!("http://{}/{}", self.addr, self.gateway.opts.stage)
+    }
+
+    /// Closes every socket with 1001, runs their `$disconnect`s, stops serving.
+    pub async fn shutdown(self) {
+        self.gateway.shutdown(Duration::from_secs(10)).await;
+        self.server.abort();
+    }
+}
+
+/// The HTTP surface: WebSocket upgrades on `/`, management API beside it.
+pub fn router(gw: Arc<Gateway>, faults: Faults) -> Router {
+    let mgmt = get(management::get)
+        .post(management::post)
+        .delete(management::delete)
+        .with_state((gw.clone(), faults));
+    Router::new()
+        .route("/", get(gateway::upgrade).with_state(gw))
+        .route("/@connections/{id}", mgmt.clone())
+        .route("/{stage}/@connections/{id}", mgmt)
+}
+
+fn sdk_config(region: &str) -> wsfn::aws_config::SdkConfig {
+    use wsfn::aws_sdk_dynamodb::config::{Credentials, Region};
+    let creds = match (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Ok(k), Ok(s)) => Credentials::new(k, s, None, None, "environment"),
+        _ => Credentials::new("wsfnlocal", "wsfnlocal", None, None, "wsfn-local"),
+    };
+    wsfn::aws_config::SdkConfig::builder()
+        .behavior_version(wsfn::aws_config::BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .credentials_provider(wsfn::aws_sdk_dynamodb::config::SharedCredentialsProvider::new(creds))
+        .build()
+}
+
+/// Loads the template, builds store, functions and gateway, and serves.
+pub async fn start(opts: Options) -> Result<Running, StartError> {
+    start_with(opts, |invoker| invoker).await
+}
+
+/// Like [`start`], with the invoker wrapped by `layer` (tests record or drop
+/// events with it; a Runtime API invoker could slot in the same way).
+pub async fn start_with(
+    opts: Options,
+    layer: impl FnOnce(Arc<dyn Invoker>) -> Arc<dyn Invoker>,
+) -> Result<Running, StartError> {
+    let spec = template::load(&opts.template, &opts.parameters)?;
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| StartError::Bind {
+            addr: opts.listen,
+            reason: e.to_string(),
+        })?;
+    let addr = listener.local_addr().map_err(|e| StartError::Bind {
+        addr: opts.listen,
+        reason: e.to_string(),
+    })?;
+    let stage = "local".to_string();
+    let management_endpoint = format!("http://{addr}/{stage}");
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    let sdk = sdk_config(&region);
+    let process = |k: &str| std::env::var(k).ok();
+
+    let (store, store_label): (Arc<dyn Store>, String) = match &opts.dynamodb_endpoint {
+        None => (
+            Arc::new(MemoryStore::new()),
+            "embedded (in memory; state is lost on exit)".into(),
+        ),
+        Some(endpoint) => {
+            let table = spec
+                .routes
+                .values()
+                .find_map(|f| f.env.get("TABLE_NAME").cloned())
+                .filter(|t| !t.is_empty())
+                .or_else(|| spec.table.as_ref().map(|t| t.name.clone()))
+                .unwrap_or_else(|| "wsfn".into());
+            let table = process("TABLE_NAME").unwrap_or(table);
+            if let Some(t) = &spec.table {
+                if t.ttl_attribute.as_deref() != Some(wsfn::store::keys::TTL) {
+                    return Err(StartError::Dynamo {
+                        endpoint: endpoint.clone(),
+                        reason: format!(
+                            "table `{}` must enable TTL on attribute `ttl`",
+                            t.logical_id
+                        ),
+                    });
+                }
+            }
+            let conf = wsfn::aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .endpoint_url(endpoint)
+                .build();
+            let client = wsfn::aws_sdk_dynamodb::Client::from_conf(conf);
+            wsfn::store::create_table(&client, &table)
+                .await
+                .map_err(|e| StartError::Dynamo {
+                    endpoint: endpoint.clone(),
+                    reason: e.to_string(),
+                })?;
+            (
+                Arc::new(DynamoStore::new(client, table.clone())),
+                format!("DynamoDB at {endpoint}, table {table}"),
+            )
+        }
+    };
+    let pushers = Arc::new(ManagementPushers::new(sdk));
+    let (invoker, dev_secret) =
+        InProcessInvoker::new(&spec, &process, &management_endpoint, store, pushers)?;
+    let gw = Arc::new(Gateway::new(
+        spec,
+        layer(Arc::new(invoker)),
+        GatewayOptions {
+            idle_timeout: opts.idle_timeout,
+            max_duration: opts.max_duration,
+            stage,
+            domain: addr.to_string(),
+        },
+        Console::new(opts.quiet),
+    ));
+    let app = router(gw.clone(), opts.faults).into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("wsfn-local: server error: {e}");
+        }
+    });
+    Ok(Running {
+        addr,
+        gateway: gw,
+        store_label,
+        dev_secret,
+        server,
+    })
+}

@@ -1,0 +1,173 @@
+//! The `@connections` management API on the gateway's own port, with or
+//! without the `/{stage}` prefix: POST sends a frame, GET describes the
+//! connection, DELETE closes it. Errors carry `x-amzn-ErrorType` so the real
+//! aws-sdk-apigatewaymanagement client classifies them as in AWS. Optional
+//! injected latency and failures make it behave like the real API under load.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, Response, StatusCode};
+use serde_json::json;
+
+use crate::connections::Outbound;
+use crate::gateway::{Gateway, MAX_MESSAGE_BYTES};
+
+/// Injected behaviour of POST @connections (benchmarks, failure drills).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Faults {
+    /// Added to every POST before it is answered.
+    pub latency: Duration,
+    /// Share of POSTs answered 410 GoneException (the socket stays open).
+    pub gone: f64,
+    /// Share answered 429 LimitExceededException.
+    pub throttle: f64,
+    /// Share answered 500 InternalServerErrorException.
+    pub error: f64,
+}
+
+/// An error answer in the management API's wire shape.
+struct AwsError {
+    status: StatusCode,
+    kind: &'static str,
+    message: &'static str,
+}
+
+impl AwsError {
+    fn response(&self) -> Response<Body> {
+        aws_error(self.status, self.kind, self.message)
+    }
+}
+
+fn aws_error(status: StatusCode, kind: &str, message: &str) -> Response<Body> {
+    let mut r = Response::new(Body::from(json!({"message": message}).to_string()));
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(kind) {
+        r.headers_mut().insert("x-amzn-ErrorType", v);
+    }
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    r
+}
+
+/// Splits `{stage}`/`{id}` path parameters; a wrong stage is a 403 as in AWS.
+fn target(gw: &Gateway, params: &HashMap<String, String>) -> Result<String, AwsError> {
+    if let Some(stage) = params.get("stage") {
+        if stage != &gw.opts.stage {
+            return Err(AwsError {
+                status: StatusCode::FORBIDDEN,
+                kind: "ForbiddenException",
+                message: "Forbidden",
+            });
+        }
+    }
+    params.get("id").cloned().ok_or(AwsError {
+        status: StatusCode::BAD_REQUEST,
+        kind: "BadRequestException",
+        message: "missing connection id",
+    })
+}
+
+/// POST: PostToConnection.
+pub async fn post(
+    State((gw, faults)): State<(Arc<Gateway>, Faults)>,
+    Path(params): Path<HashMap<String, String>>,
+    body: Bytes,
+) -> Response<Body> {
+    let id = match target(&gw, &params) {
+        Ok(id) => id,
+        Err(e) => return e.response(),
+    };
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    if faults.gone + faults.throttle + faults.error > 0.0 {
+        let roll: f64 = rand::random();
+        if roll < faults.gone {
+            return aws_error(StatusCode::GONE, "GoneException", "injected");
+        } else if roll < faults.gone + faults.throttle {
+            return aws_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "LimitExceededException",
+                "injected",
+            );
+        } else if roll < faults.gone + faults.throttle + faults.error {
+            return aws_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerErrorException",
+                "injected",
+            );
+        }
+    }
+    let Some(handle) = gw.connections.get(&id) else {
+        return aws_error(StatusCode::GONE, "GoneException", "");
+    };
+    if body.len() > MAX_MESSAGE_BYTES {
+        return aws_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeException",
+            "Message too long",
+        );
+    }
+    let frame = match String::from_utf8(body.to_vec()) {
+        Ok(text) => Outbound::Text(text),
+        Err(e) => Outbound::Binary(e.into_bytes()),
+    };
+    if handle.tx.send(frame).is_err() {
+        return aws_error(StatusCode::GONE, "GoneException", "");
+    }
+    empty(StatusCode::OK)
+}
+
+/// GET: GetConnection.
+pub async fn get(
+    State((gw, _)): State<(Arc<Gateway>, Faults)>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response<Body> {
+    let id = match target(&gw, &params) {
+        Ok(id) => id,
+        Err(e) => return e.response(),
+    };
+    let Some(h) = gw.connections.get(&id) else {
+        return aws_error(StatusCode::GONE, "GoneException", "");
+    };
+    let mut identity = json!({"sourceIp": h.source_ip});
+    if let Some(ua) = &h.user_agent {
+        identity["userAgent"] = json!(ua);
+    }
+    let body = json!({
+        "connectedAt": wsfn::time::format_iso(h.connected_at),
+        "lastActiveAt": wsfn::time::format_iso(h.last_active_ms()),
+        "identity": identity,
+    });
+    let mut r = Response::new(Body::from(body.to_string()));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r
+}
+
+/// DELETE: DeleteConnection (closes the socket; `$disconnect` follows).
+pub async fn delete(
+    State((gw, _)): State<(Arc<Gateway>, Faults)>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response<Body> {
+    let id = match target(&gw, &params) {
+        Ok(id) => id,
+        Err(e) => return e.response(),
+    };
+    match gw.connections.get(&id) {
+        Some(h) if h.tx.send(Outbound::Close(1000, String::new())).is_ok() => {
+            empty(StatusCode::NO_CONTENT)
+        }
+        _ => aws_error(StatusCode::GONE, "GoneException", ""),
+    }
+}

@@ -1,0 +1,455 @@
+//! Reads the SAM template the way the local gateway needs it: the WEBSOCKET
+//! API and its route selection expression, each route's function (route →
+//! integration → function), parameters with defaults, each function's
+//! environment (Globals merged) and the table definition. Intrinsics `!Ref`,
+//! `!Sub`, `!GetAtt`, `!Join` (short and long form) are resolved; anything
+//! else is an error naming the resource.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_yaml::Value;
+
+/// A template the gateway cannot run, with the resource it failed on.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// Not readable or not YAML.
+    #[error("cannot read template {path}: {reason}")]
+    Read {
+        /// File path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A resource is missing something or uses what is not supported.
+    #[error("template resource `{resource}`: {reason}")]
+    Resource {
+        /// Logical id.
+        resource: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn err(resource: &str, reason: impl Into<String>) -> TemplateError {
+    TemplateError::Resource {
+        resource: resource.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// One Lambda function behind a route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSpec {
+    /// Logical id (`ConnectFunction`).
+    pub logical_id: String,
+    /// Cargo binary (`Metadata.BuildProperties.Binary`): which handler runs it.
+    pub binary: String,
+    /// Environment from the template (Globals merged), intrinsics resolved.
+    pub env: BTreeMap<String, String>,
+}
+
+/// The table the functions use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSpec {
+    /// Logical id; also its name locally unless `TableName` is set.
+    pub logical_id: String,
+    /// Resolved table name.
+    pub name: String,
+    /// TTL attribute, if enabled.
+    pub ttl_attribute: Option<String>,
+}
+
+/// Everything the gateway serves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiSpec {
+    /// Logical id of the API.
+    pub api_id: String,
+    /// Route selection expression as written (`$request.body.action`).
+    pub route_selection_expression: String,
+    /// Route key → function.
+    pub routes: BTreeMap<String, FunctionSpec>,
+    /// The DynamoDB table, if the template has one.
+    pub table: Option<TableSpec>,
+}
+
+impl ApiSpec {
+    /// The JSON path the selection expression reads (`["action"]`).
+    pub fn selection_path(&self) -> Vec<String> {
+        self.route_selection_expression
+            .strip_prefix("$request.body.")
+            .map(|p| p.split('.').map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+}
+
+struct Resolver<'a> {
+    params: HashMap<String, String>,
+    resources: &'a serde_yaml::Mapping,
+}
+
+fn as_str(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl Resolver<'_> {
+    fn reference(&self, name: &str, resource: &str) -> Result<String, TemplateError> {
+        if let Some(v) = self.params.get(name) {
+            return Ok(v.clone());
+        }
+        let Some(r) = self.resources.get(name) else {
+            return Err(err(resource, format!("!Ref to unknown `{name}`")));
+        };
+        // Tables resolve to their name, everything else to the logical id.
+        Ok(r.get("Properties")
+            .and_then(|p| p.get("TableName"))
+            .and_then(as_str)
+            .unwrap_or_else(|| name.to_string()))
+    }
+
+    fn get_att(&self, target: &str, attr: &str, resource: &str) -> Result<String, TemplateError> {
+        if self.resources.get(target).is_none() {
+            return Err(err(resource, format!("!GetAtt to unknown `{target}`")));
+        }
+        let kind = self.resources[target]
+            .get("Type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        Ok(match (kind, attr) {
+            ("AWS::Serverless::Function", "Arn") => {
+                format!("arn:aws:lambda:local:000000000000:function:{target}")
+            }
+            ("AWS::DynamoDB::Table", "Arn") => {
+                format!(
+                    "arn:aws:dynamodb:local:000000000000:table/{}",
+                    self.reference(target, resource)?
+                )
+            }
+            _ => format!("{target}.{attr}"),
+        })
+    }
+
+    fn sub(
+        &self,
+        text: &str,
+        vars: &HashMap<String, String>,
+        resource: &str,
+    ) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| err(resource, "unclosed ${ in !Sub"))?;
+            let name = &after[..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            } else if let Some(v) = vars.get(name) {
+                out.push_str(v);
+            } else if let Some((target, attr)) = name.split_once('.') {
+                out.push_str(&self.get_att(target, attr, resource)?);
+            } else {
+                out.push_str(&self.reference(name, resource)?);
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// Resolves a scalar or intrinsic to a string.
+    fn resolve(&self, v: &Value, resource: &str) -> Result<String, TemplateError> {
+        if let Some(s) = as_str(v) {
+            return Ok(s);
+        }
+        let (name, arg) = match v {
+            Value::Tagged(t) => (
+                t.tag.to_string().trim_start_matches('!').to_string(),
+                &t.value,
+            ),
+            Value::Mapping(m) if m.len() == 1 => {
+                let (k, a) = m
+                    .iter()
+                    .next()
+                    .ok_or_else(|| err(resource, "empty mapping"))?;
+                let k = k.as_str().unwrap_or_default();
+                (k.trim_start_matches("Fn::").to_string(), a)
+            }
+            Value::Null => return Ok(String::new()),
+            other => {
+                return Err(err(
+                    resource,
+                    format!("cannot resolve {other:?} to a string"),
+                ))
+            }
+        };
+        match name.as_str() {
+            "Ref" => self.reference(&self.resolve(arg, resource)?, resource),
+            "GetAtt" => {
+                let (target, attr) = match arg {
+                    Value::Sequence(s) if s.len() == 2 => (
+                        self.resolve(&s[0], resource)?,
+                        self.resolve(&s[1], resource)?,
+                    ),
+                    other => {
+                        let text = self.resolve(other, resource)?;
+                        let (t, a) = text
+                            .split_once('.')
+                            .ok_or_else(|| err(resource, format!("bad !GetAtt `{text}`")))?;
+                        (t.to_string(), a.to_string())
+                    }
+                };
+                self.get_att(&target, &attr, resource)
+            }
+            "Sub" => match arg {
+                Value::Sequence(s) if s.len() == 2 => {
+                    let text = self.resolve(&s[0], resource)?;
+                    let mut vars = HashMap::new();
+                    if let Value::Mapping(m) = &s[1] {
+                        for (k, v) in m {
+                            vars.insert(
+                                k.as_str().unwrap_or_default().to_string(),
+                                self.resolve(v, resource)?,
+                            );
+                        }
+                    }
+                    self.sub(&text, &vars, resource)
+                }
+                other => self.sub(&self.resolve(other, resource)?, &HashMap::new(), resource),
+            },
+            "Join" => match arg {
+                Value::Sequence(s) if s.len() == 2 => {
+                    let delim = self.resolve(&s[0], resource)?;
+                    let Value::Sequence(parts) = &s[1] else {
+                        return Err(err(resource, "!Join needs a list of values"));
+                    };
+                    let parts = parts
+                        .iter()
+                        .map(|p| self.resolve(p, resource))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(parts.join(&delim))
+                }
+                _ => Err(err(resource, "!Join needs [delimiter, [values]]")),
+            },
+            other => Err(err(
+                resource,
+                format!("intrinsic `{other}` is not supported by wsfn-local"),
+            )),
+        }
+    }
+}
+
+/// Parses the template at `path`; `overrides` replace parameter defaults.
+pub fn load(path: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec, TemplateError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TemplateError::Read {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    parse(&text, overrides).map_err(|e| match e {
+        TemplateError::Read { reason, .. } => TemplateError::Read {
+            path: path.into(),
+            reason,
+        },
+        other => other,
+    })
+}
+
+/// Parses template text.
+pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec, TemplateError> {
+    let doc: Value = serde_yaml::from_str(text).map_err(|e| TemplateError::Read {
+        path: String::new(),
+        reason: e.to_string(),
+    })?;
+    let empty = serde_yaml::Mapping::new();
+    let resources = doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| err("Resources", "the template has no Resources"))?;
+    let mut params: HashMap<String, String> = HashMap::from([
+        ("AWS::Region".into(), "local".into()),
+        ("AWS::AccountId".into(), "000000000000".into()),
+        ("AWS::StackName".into(), "wsfn-local".into()),
+        ("AWS::Partition".into(), "aws".into()),
+        ("AWS::URLSuffix".into(), "amazonaws.com".into()),
+    ]);
+    for (k, v) in doc
+        .get("Parameters")
+        .and_then(Value::as_mapping)
+        .unwrap_or(&empty)
+    {
+        let name = k.as_str().unwrap_or_default().to_string();
+        let default = v.get("Default").and_then(as_str).unwrap_or_default();
+        params.insert(
+            name.clone(),
+            overrides.get(&name).cloned().unwrap_or(default),
+        );
+    }
+    let r = Resolver { params, resources };
+    let kind = |id: &str| {
+        resources
+            .get(id)
+            .and_then(|v| v.get("Type"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let props = |id: &str| resources.get(id).and_then(|v| v.get("Properties"));
+
+    let apis: Vec<String> = resources
+        .keys()
+        .filter_map(Value::as_str)
+        .filter(|id| {
+            kind(id) == "AWS::ApiGatewayV2::Api"
+                && props(id)
+                    .and_then(|p| p.get("ProtocolType"))
+                    .and_then(Value::as_str)
+                    == Some("WEBSOCKET")
+        })
+        .map(str::to_string)
+        .collect();
+    let api_id = match apis.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            return Err(err(
+                "Resources",
+                "no AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET",
+            ))
+        }
+        _ => {
+            return Err(err(
+                &apis.join(","),
+                "more than one WEBSOCKET API; wsfn-local serves one",
+            ))
+        }
+    };
+    let rse_value = props(&api_id)
+        .and_then(|p| p.get("RouteSelectionExpression"))
+        .ok_or_else(|| err(&api_id, "missing RouteSelectionExpression"))?;
+    let route_selection_expression = r.resolve(rse_value, &api_id)?;
+    if !route_selection_expression.starts_with("$request.body.") {
+        return Err(err(&api_id, format!("RouteSelectionExpression `{route_selection_expression}` must be $request.body.<path>")));
+    }
+
+    let globals_env = doc
+        .get("Globals")
+        .and_then(|g| g.get("Function"))
+        .and_then(|f| f.get("Environment"))
+        .and_then(|e| e.get("Variables"))
+        .and_then(Value::as_mapping)
+        .cloned()
+        .unwrap_or_default();
+
+    let function = |id: &str| -> Result<FunctionSpec, TemplateError> {
+        if kind(id) != "AWS::Serverless::Function" {
+            return Err(err(
+                id,
+                "routes must integrate with an AWS::Serverless::Function",
+            ));
+        }
+        let binary = resources[id]
+            .get("Metadata")
+            .and_then(|m| m.get("BuildProperties"))
+            .and_then(|b| b.get("Binary"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| err(id, "missing Metadata.BuildProperties.Binary"))?
+            .to_string();
+        let mut env = BTreeMap::new();
+        let own = props(id)
+            .and_then(|p| p.get("Environment"))
+            .and_then(|e| e.get("Variables"))
+            .and_then(Value::as_mapping)
+            .cloned()
+            .unwrap_or_default();
+        for (k, v) in globals_env.iter().chain(own.iter()) {
+            env.insert(
+                k.as_str().unwrap_or_default().to_string(),
+                r.resolve(v, id)?,
+            );
+        }
+        Ok(FunctionSpec {
+            logical_id: id.to_string(),
+            binary,
+            env,
+        })
+    };
+
+    let mut routes = BTreeMap::new();
+    for id in resources.keys().filter_map(Value::as_str) {
+        if kind(id) != "AWS::ApiGatewayV2::Route" {
+            continue;
+        }
+        let p = props(id).ok_or_else(|| err(id, "missing Properties"))?;
+        let key = r.resolve(
+            p.get("RouteKey")
+                .ok_or_else(|| err(id, "missing RouteKey"))?,
+            id,
+        )?;
+        let target = r.resolve(
+            p.get("Target").ok_or_else(|| err(id, "missing Target"))?,
+            id,
+        )?;
+        let integration = target
+            .strip_prefix("integrations/")
+            .ok_or_else(|| err(id, format!("Target `{target}` is not integrations/<id>")))?;
+        let uri_value = props(integration)
+            .and_then(|p| p.get("IntegrationUri"))
+            .ok_or_else(|| {
+                err(
+                    integration,
+                    "missing IntegrationUri (or not an integration)",
+                )
+            })?;
+        let uri = r.resolve(uri_value, integration)?;
+        let function_id = uri
+            .split("function:")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .ok_or_else(|| {
+                err(
+                    integration,
+                    format!("IntegrationUri `{uri}` names no Lambda function"),
+                )
+            })?;
+        routes.insert(key, function(function_id)?);
+    }
+    if !routes.contains_key("$connect") && !routes.contains_key("$default") {
+        return Err(err(&api_id, "no routes found"));
+    }
+
+    let table = resources
+        .keys()
+        .filter_map(Value::as_str)
+        .find(|id| kind(id) == "AWS::DynamoDB::Table")
+        .map(|id| -> Result<TableSpec, TemplateError> {
+            let ttl = props(id)
+                .and_then(|p| p.get("TimeToLiveSpecification"))
+                .filter(|t| t.get("Enabled").and_then(Value::as_bool).unwrap_or(false))
+                .and_then(|t| t.get("AttributeName"))
+                .map(|v| r.resolve(v, id))
+                .transpose()?;
+            Ok(TableSpec {
+                logical_id: id.to_string(),
+                name: r.reference(id, id)?,
+                ttl_attribute: ttl,
+            })
+        })
+        .transpose()?;
+
+    Ok(ApiSpec {
+        api_id,
+        route_selection_expression,
+        routes,
+        table,
+    })
+}
+
+#[cfg(test)]
+mod tests;
