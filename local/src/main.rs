@@ -25,6 +25,63 @@ struct Cli {
 enum Command {
     /// Print a signed HS256 dev token (JWT_SECRET, or the dev secret).
     Token(TokenArgs),
+    /// Run one function with an event file (the Docker-free `sam local invoke`).
+    Invoke(InvokeArgs),
+}
+
+#[derive(Args)]
+struct InvokeArgs {
+    /// Function logical id (`MessageFunction`) or route key (`$default`).
+    function: String,
+    /// Event JSON file (see events/).
+    #[arg(long, short = 'e')]
+    event: String,
+    /// SAM template.
+    #[arg(long, default_value = "template.yaml")]
+    template: String,
+}
+
+/// Invokes one function in process against the embedded store; replies the
+/// function pushes go to a throw-away gateway (so they answer 410, logged).
+async fn invoke(args: InvokeArgs) -> ExitCode {
+    let event = match std::fs::read_to_string(&args.event)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string()))
+    {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("wsfn-local invoke: {}: {e}", args.event);
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut opts = Options::new(args.template);
+    opts.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    opts.quiet = true;
+    let running = match start(opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wsfn-local invoke: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let spec = &running.gateway.spec;
+    let function = spec
+        .routes
+        .get(&args.function)
+        .map(|f| f.logical_id.clone())
+        .unwrap_or(args.function);
+    let result = running.gateway.invoker.invoke(&function, event).await;
+    running.shutdown().await;
+    match result {
+        Ok(r) => {
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wsfn-local invoke: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[derive(Args)]
@@ -116,8 +173,10 @@ fn token(args: TokenArgs) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Token(args)) = cli.command {
-        return token(args);
+    match cli.command {
+        Some(Command::Token(args)) => return token(args),
+        Some(Command::Invoke(args)) => return invoke(args).await,
+        None => {}
     }
     let s = cli.serve;
     let mut parameters = std::collections::HashMap::new();
