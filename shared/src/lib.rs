@@ -18,6 +18,7 @@ pub mod logging;
 pub mod metrics;
 pub mod protocol;
 pub mod push;
+pub mod ratelimit;
 pub mod store;
 pub mod testkit;
 pub mod time;

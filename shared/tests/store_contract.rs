@@ -11,7 +11,7 @@ use common::Backend;
 use serde_json::json;
 use wsfn::auth::Principal;
 use wsfn::channel::ChannelName;
-use wsfn::store::{ConnectionRecord, HistoryLimits, NewMessage, StoreError};
+use wsfn::store::{Appended, ConnectionRecord, HistoryLimits, NewMessage, StoreError};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -40,6 +40,7 @@ fn msg(channel: &str, n: u64) -> NewMessage {
         from: "alice".into(),
         id: Some(format!("m{n}")),
         ts: 1000 + n,
+        idempotency_ttl: None,
     }
 }
 
@@ -165,13 +166,23 @@ async fn streams_assign_gapless_seq(b: Backend) {
         "head is stable"
     );
     for n in 1..=5 {
-        let m = s.append(msg("room:s", n), KEEP).await.unwrap();
+        let m = s
+            .append(msg("room:s", n), KEEP)
+            .await
+            .unwrap()
+            .into_new()
+            .unwrap();
         assert_eq!((m.seq, m.epoch.as_str()), (n, head.epoch.as_str()));
         assert_eq!(m.id.as_deref(), Some(format!("m{n}").as_str()));
     }
     assert_eq!(s.stream_head(&ch("room:s")).await.unwrap().seq, 5);
     // Other channels have their own streams.
-    let other = s.append(msg("room:t", 1), KEEP).await.unwrap();
+    let other = s
+        .append(msg("room:t", 1), KEEP)
+        .await
+        .unwrap()
+        .into_new()
+        .unwrap();
     assert_eq!(other.seq, 1);
     assert_ne!(other.epoch, head.epoch);
 }
@@ -181,7 +192,7 @@ async fn concurrent_appends_never_collide(b: Backend) {
     let tasks: Vec<_> = (0..12)
         .map(|n| {
             let s = s.clone();
-            tokio::spawn(async move { s.append(msg("room:race", n), KEEP).await.unwrap().seq })
+            tokio::spawn(async move { s.append(msg("room:race", n), KEEP).await.unwrap().seq() })
         })
         .collect();
     let mut seqs = Vec::new();
@@ -246,7 +257,104 @@ async fn history_reads_and_trims(b: Backend) {
         .is_empty());
 }
 
+async fn idempotent_append(b: Backend) {
+    let s = b.store();
+    let keyed = |channel: &str, id: &str, from: &str| NewMessage {
+        channel: ch(channel),
+        data: json!(1),
+        from: from.into(),
+        id: Some(id.into()),
+        ts: 1,
+        idempotency_ttl: Some(Duration::from_secs(300)),
+    };
+    let first = s
+        .append(keyed("room:i", "p1", "alice"), KEEP)
+        .await
+        .unwrap();
+    assert!(matches!(first, Appended::New(ref m) if m.seq == 1));
+    let again = s
+        .append(keyed("room:i", "p1", "alice"), KEEP)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Appended::Duplicate {
+            channel: "room:i".into(),
+            seq: 1
+        }
+    );
+    // Another user, or another id, is a new message.
+    assert_eq!(
+        s.append(keyed("room:i", "p1", "bob"), KEEP)
+            .await
+            .unwrap()
+            .seq(),
+        2
+    );
+    assert_eq!(
+        s.append(keyed("room:i", "p2", "alice"), KEEP)
+            .await
+            .unwrap()
+            .seq(),
+        3
+    );
+    assert_eq!(
+        s.history(&ch("room:i"), Some(0), 10).await.unwrap().len(),
+        3,
+        "duplicate not stored"
+    );
+    // Concurrent retries of one publish get one seq between them.
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let s = s.clone();
+            let m = keyed("room:i", "p3", "carol");
+            tokio::spawn(async move { s.append(m, KEEP).await.unwrap() })
+        })
+        .collect();
+    let mut new = 0;
+    let mut seqs = std::collections::HashSet::new();
+    for t in tasks {
+        let a = t.await.unwrap();
+        new += matches!(a, Appended::New(_)) as u32;
+        seqs.insert(a.seq());
+    }
+    assert_eq!((new, seqs.len()), (1, 1));
+    // An expired record no longer deduplicates.
+    let mut short = keyed("room:i", "p4", "alice");
+    short.idempotency_ttl = Some(Duration::ZERO);
+    s.append(short.clone(), KEEP).await.unwrap();
+    assert!(matches!(
+        s.append(short, KEEP).await.unwrap(),
+        Appended::New(_)
+    ));
+}
+
+async fn rate_windows_count_per_connection(b: Backend) {
+    let s = b.store();
+    for expected in 1..=3 {
+        assert_eq!(s.rate_hit("r1=", 10, HOUR).await.unwrap(), expected);
+    }
+    assert_eq!(
+        s.rate_hit("r2=", 10, HOUR).await.unwrap(),
+        1,
+        "per connection"
+    );
+    assert_eq!(
+        s.rate_hit("r1=", 11, HOUR).await.unwrap(),
+        1,
+        "new window starts at 1"
+    );
+    s.remove_connection("r1=").await.unwrap();
+    assert_eq!(
+        b.leftovers("r1=").await,
+        0,
+        "rate counters go with the connection"
+    );
+}
+
 both_backends!(
+    idempotent_append,
+    rate_windows_count_per_connection,
     connections_round_trip,
     expired_items_are_invisible,
     subscriptions_and_paging,

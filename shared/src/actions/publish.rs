@@ -1,4 +1,5 @@
-//! `publish`: capability check, seq assignment with history, `ack`, fan-out.
+//! `publish`: capability check, idempotent seq assignment with history,
+//! `ack`, fan-out.
 
 use serde_json::Value;
 
@@ -24,17 +25,25 @@ pub(super) async fn publish(
         from: ctx.conn.principal.sub.clone(),
         id: ctx.id.clone(),
         ts: ctx.now_ms,
+        idempotency_ttl: Some(ctx.app.config.idempotency_ttl),
     };
-    let stored = ctx.app.store.append(msg, ctx.app.history_limits()).await?;
-    let ack = ServerFrame::Ack {
-        id: ctx.id.clone(),
-        channel: channel.to_string(),
-        seq: stored.seq,
-        duplicate: false,
+    let appended = ctx.app.store.append(msg, ctx.app.history_limits()).await?;
+    let seq = appended.seq();
+    let (duplicate, fanout) = match appended.into_new() {
+        Some(stored) => (
+            false,
+            Some((channel.clone(), ServerFrame::Message(stored).to_json())),
+        ),
+        // Already delivered under this id: acknowledge the original seq only.
+        None => (true, None),
     };
-    let payload = ServerFrame::Message(stored).to_json();
     Ok(Reply {
-        frames: vec![ack],
-        fanout: Some((channel, payload)),
+        frames: vec![ServerFrame::Ack {
+            id: ctx.id.clone(),
+            channel: channel.to_string(),
+            seq,
+            duplicate,
+        }],
+        fanout,
     })
 }

@@ -1,5 +1,5 @@
-//! `$default`: every client frame. Size check, parse, connection lookup,
-//! token expiry, dispatch to the action router, replies to the sender and
+//! `$default`: every client frame. Connection lookup, rate limit, size
+//! check, parse, token expiry, dispatch to the action router, replies to the sender and
 //! fan-out, all through the management API. Never fails the invocation for a
 //! client's mistake: bad input gets an `error` frame and the socket stays up.
 
@@ -15,6 +15,7 @@ use crate::fanout::fan_out;
 use crate::metrics::Metrics;
 use crate::protocol::{Action, ClientFrame, ServerFrame};
 use crate::push::{PushError, Pusher};
+use crate::ratelimit::RateLimit;
 use crate::store::StoreError;
 use crate::time::now_millis;
 
@@ -95,6 +96,39 @@ async fn handle(
     body: &str,
     metrics: &mut Metrics,
 ) -> (Option<String>, Result<Reply, ActionError>) {
+    let conn = match app.store.get_connection(connection_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return (
+                echo_id(body),
+                Err(ActionError::Unauthorized(
+                    "connection is not registered; reconnect".into(),
+                )),
+            )
+        }
+        Err(e) => return (echo_id(body), Err(e.into())),
+    };
+    let now_ms = now_millis();
+    // Every frame counts, malformed ones included; excess frames stop here.
+    let limit = RateLimit {
+        per_second: conn
+            .principal
+            .rate
+            .unwrap_or(f64::from(app.config.rate_limit_per_second)),
+        burst: app.config.rate_limit_burst,
+    };
+    match app
+        .store
+        .rate_hit(connection_id, limit.window(now_ms), limit.counter_ttl())
+        .await
+    {
+        Ok(n) if n > limit.allowance() => {
+            metrics.count("RateLimited", 1);
+            return (echo_id(body), Err(ActionError::RateLimited));
+        }
+        Ok(_) => {}
+        Err(e) => return (echo_id(body), Err(e.into())),
+    }
     let max = app.config.max_message_bytes;
     if body.len() > max {
         return (
@@ -111,19 +145,6 @@ async fn handle(
     };
     metrics.dimension("Action", frame.action.name());
     let id = frame.id.clone();
-    let conn = match app.store.get_connection(connection_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return (
-                id,
-                Err(ActionError::Unauthorized(
-                    "connection is not registered; reconnect".into(),
-                )),
-            )
-        }
-        Err(e) => return (id, Err(e.into())),
-    };
-    let now_ms = now_millis();
     let leeway = app.config.verifier.leeway();
     if !matches!(frame.action, Action::Auth { .. })
         && conn.principal.expired_at(now_ms / 1000, leeway)

@@ -15,8 +15,8 @@ use aws_sdk_dynamodb::Client;
 
 use super::keys::{self, PK, SK, TTL};
 use super::{
-    new_epoch, ConnectionRecord, HistoryLimits, NewMessage, Page, Removed, Store, StoreError,
-    StreamHead, Subscriber, STREAM_TTL,
+    new_epoch, Appended, ConnectionRecord, HistoryLimits, NewMessage, Page, Removed, Store,
+    StoreError, StreamHead, Subscriber, STREAM_TTL,
 };
 use crate::auth::Principal;
 use crate::channel::ChannelName;
@@ -69,21 +69,33 @@ where
 fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
     r.map_err(|e| StoreError::Backend(format!("request build: {e}")))
 }
-/// True when a transaction was cancelled by a failed condition (lost a race),
-/// as opposed to a real failure.
+/// The cancellation reason codes of a cancelled transaction, one per item
+/// (empty string where an item had none); `None` for any other error.
+fn cancellation_codes<R>(
+    e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> Option<Vec<String>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+    match e.as_service_error()? {
+        E::TransactionCanceledException(c) => Some(
+            c.cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or_default().to_string())
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// True when a transaction lost a race (a condition failed or another
+/// transaction conflicted), as opposed to a real failure.
 fn condition_failed<R>(
     e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
 ) -> bool {
-    e.as_service_error()
-        .and_then(|se| match se {
-            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
-            _ => None,
-        })
-        .is_some_and(|c| {
-            c.cancellation_reasons()
-                .iter()
-                .any(|r| matches!(r.code(), Some("ConditionalCheckFailed") | Some("TransactionConflict")))
-        })
+    cancellation_codes(e).is_some_and(|codes| {
+        codes
+            .iter()
+            .any(|c| c == "ConditionalCheckFailed" || c == "TransactionConflict")
+    })
 }
 
 async fn backoff(attempt: u32) {
@@ -479,13 +491,13 @@ impl Store for DynamoStore {
         Err(StoreError::Contention(pk))
     }
 
-    async fn append(
-        &self,
-        msg: NewMessage,
-        limits: HistoryLimits,
-    ) -> Result<MessageFrame, StoreError> {
+    async fn append(&self, msg: NewMessage, limits: HistoryLimits) -> Result<Appended, StoreError> {
         let channel = msg.channel.to_string();
         let pk = keys::chan_pk(&channel);
+        let idem_key = match (&msg.id, msg.idempotency_ttl) {
+            (Some(id), Some(ttl)) => Some((key(keys::user_pk(&msg.from), keys::idem_sk(id)), ttl)),
+            _ => None,
+        };
         for attempt in 0..MAX_CAS_ATTEMPTS {
             let now = now_secs();
             let current = self.get(pk.clone(), keys::STREAM).await?;
@@ -541,6 +553,23 @@ impl Store for DynamoStore {
                 .client
                 .transact_write_items()
                 .transact_items(head_write);
+            // Item 1: the idempotency record, written only if no live one exists.
+            if let Some((k, ttl)) = &idem_key {
+                let mut record = k.clone();
+                record.insert("channel".into(), s(&channel));
+                record.insert("seq".into(), n(head.seq));
+                record.insert(TTL.into(), n(now + ttl.as_secs()));
+                let put = build(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(record))
+                        .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+                        .expression_attribute_names("#ttl", TTL)
+                        .expression_attribute_values(":now", n(now))
+                        .build(),
+                )?;
+                tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
+            }
             if limits.max > 0 {
                 let mut entry = key(pk.clone(), keys::msg_sk(head.seq));
                 entry.insert(
@@ -565,12 +594,66 @@ impl Store for DynamoStore {
                 }
             }
             match tx.send().await {
-                Ok(_) => return Ok(frame),
-                Err(e) if condition_failed(&e) => backoff(attempt).await,
-                Err(e) => return Err(backend(e)),
+                Ok(_) => return Ok(Appended::New(frame)),
+                Err(e) => {
+                    let codes = cancellation_codes(&e);
+                    let duplicate = idem_key.is_some()
+                        && codes
+                            .as_ref()
+                            .and_then(|c| c.get(1))
+                            .is_some_and(|c| c == "ConditionalCheckFailed");
+                    if duplicate {
+                        if let Some((k, _)) = &idem_key {
+                            let sk = get_s(k, SK).unwrap_or_default().to_string();
+                            if let Some(item) = self.get(keys::user_pk(&msg.from), &sk).await? {
+                                return Ok(Appended::Duplicate {
+                                    channel: get_s(&item, "channel")
+                                        .unwrap_or_default()
+                                        .to_string(),
+                                    seq: get_n(&item, "seq").unwrap_or_default(),
+                                });
+                            }
+                        }
+                        // The record expired between the two calls: try again.
+                        backoff(attempt).await;
+                    } else if condition_failed(&e) {
+                        backoff(attempt).await;
+                    } else {
+                        return Err(backend(e));
+                    }
+                }
             }
         }
         Err(StoreError::Contention(pk))
+    }
+
+    async fn rate_hit(
+        &self,
+        connection_id: &str,
+        window: u64,
+        ttl: Duration,
+    ) -> Result<u32, StoreError> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::conn_pk(connection_id),
+                keys::rate_sk(window),
+            )))
+            .update_expression("ADD hits :one SET #ttl = :ttl")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(now_secs() + ttl.as_secs()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(r.attributes()
+            .and_then(|a| get_n(a, "hits"))
+            .unwrap_or(1)
+            .try_into()
+            .unwrap_or(u32::MAX))
     }
 
     async fn history(

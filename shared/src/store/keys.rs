@@ -9,6 +9,8 @@
 //! | channel stream head | `chan#{channel}` | `stream` | subscribe, publish (GetItem) |
 //! | history entry | `chan#{channel}` | `msg#{seq:020}` | history, recovery (Query) |
 //! | user's connection | `user#{sub}` | `conn#{id}` | connect limit (Query, COUNT) |
+//! | idempotency record | `user#{sub}` | `idem#{id}` | publish (conditional Put in the transaction) |
+//! | rate window | `conn#{id}` | `rate#{window}` | every frame (UpdateItem ADD) |
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -46,6 +48,14 @@ pub fn sub_sk(other: &str) -> String {
 pub fn user_conn_sk(id: &str) -> String {
     format!("conn#{id}")
 }
+/// Sort key of a user's idempotency record for a publish id.
+pub fn idem_sk(id: &str) -> String {
+    format!("idem#{id}")
+}
+/// Sort key of a connection's rate-limit window.
+pub fn rate_sk(window: u64) -> String {
+    format!("rate#{window}")
+}
 /// Sort key of a history entry; zero-padded so string order is seq order.
 pub fn msg_sk(seq: u64) -> String {
     format!("{MSG_PREFIX}{seq:020}")
@@ -63,6 +73,8 @@ mod tests {
         assert_eq!(sub_sk("room:a"), "sub#room:a");
         assert_eq!(user_conn_sk("x"), "conn#x");
         assert_eq!(msg_sk(42), "msg#00000000000000000042");
+        assert_eq!(idem_sk("p1"), "idem#p1");
+        assert_eq!(rate_sk(7), "rate#7");
         assert!(msg_sk(9) < msg_sk(10));
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    new_epoch, ConnectionRecord, HistoryLimits, NewMessage, Page, Removed, Store, StoreError,
-    StreamHead, Subscriber, STREAM_TTL,
+    new_epoch, Appended, ConnectionRecord, HistoryLimits, NewMessage, Page, Removed, Store,
+    StoreError, StreamHead, Subscriber, STREAM_TTL,
 };
 use crate::auth::Principal;
 use crate::channel::ChannelName;
@@ -31,6 +31,8 @@ struct State {
     conn_subs: HashMap<String, BTreeMap<String, u64>>,
     chan_subs: HashMap<String, BTreeMap<String, (String, u64)>>,
     streams: HashMap<String, Stream>,
+    idempotency: HashMap<(String, String), (String, u64, u64)>,
+    rate: HashMap<String, (u64, u32, u64)>,
 }
 
 /// In-process store behind a mutex; cheap to create per test.
@@ -129,6 +131,7 @@ impl Store for MemoryStore {
                 }
             }
         }
+        s.rate.remove(id);
         for channel in s.conn_subs.remove(id).unwrap_or_default().into_keys() {
             removed.subscriptions += 1;
             if let Some(m) = s.chan_subs.get_mut(&channel) {
@@ -250,13 +253,23 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn append(
-        &self,
-        msg: NewMessage,
-        limits: HistoryLimits,
-    ) -> Result<MessageFrame, StoreError> {
+    async fn append(&self, msg: NewMessage, limits: HistoryLimits) -> Result<Appended, StoreError> {
         let now = now_secs();
         let mut s = self.lock();
+        let idem_key = match (&msg.id, msg.idempotency_ttl) {
+            (Some(id), Some(ttl)) => Some(((msg.from.clone(), id.clone()), now + ttl.as_secs())),
+            _ => None,
+        };
+        if let Some((key, _)) = &idem_key {
+            if let Some((channel, seq, exp)) = s.idempotency.get(key) {
+                if *exp > now {
+                    return Ok(Appended::Duplicate {
+                        channel: channel.clone(),
+                        seq: *seq,
+                    });
+                }
+            }
+        }
         let stream = live_stream(&mut s, msg.channel.as_str(), now);
         stream.seq += 1;
         stream.expires = now + STREAM_TTL.as_secs();
@@ -277,7 +290,31 @@ impl Store for MemoryStore {
                 stream.history.pop_front();
             }
         }
-        Ok(frame)
+        if let Some((key, exp)) = idem_key {
+            s.idempotency
+                .insert(key, (frame.channel.clone(), frame.seq, exp));
+        }
+        Ok(Appended::New(frame))
+    }
+
+    async fn rate_hit(
+        &self,
+        connection_id: &str,
+        window: u64,
+        ttl: Duration,
+    ) -> Result<u32, StoreError> {
+        let now = now_secs();
+        let mut s = self.lock();
+        s.rate.retain(|_, (_, _, exp)| *exp > now);
+        let entry =
+            s.rate
+                .entry(connection_id.to_string())
+                .or_insert((window, 0, now + ttl.as_secs()));
+        if entry.0 != window {
+            *entry = (window, 0, now + ttl.as_secs());
+        }
+        entry.1 += 1;
+        Ok(entry.1)
     }
 
     async fn history(

@@ -69,6 +69,41 @@ pub struct NewMessage {
     pub id: Option<String>,
     /// Publish time, ms.
     pub ts: u64,
+    /// When set and `id` is set, a publish with the same `from` + `id` within
+    /// this long is a duplicate: not stored or delivered again.
+    pub idempotency_ttl: Option<Duration>,
+}
+
+/// What `append` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Appended {
+    /// Stored with a new seq; deliver it.
+    New(MessageFrame),
+    /// The same user already published this id: the original position.
+    Duplicate {
+        /// Channel of the original publish.
+        channel: String,
+        /// Its seq.
+        seq: u64,
+    },
+}
+
+impl Appended {
+    /// The seq to acknowledge.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Self::New(m) => m.seq,
+            Self::Duplicate { seq, .. } => *seq,
+        }
+    }
+
+    /// The new message, if this was not a duplicate.
+    pub fn into_new(self) -> Option<MessageFrame> {
+        match self {
+            Self::New(m) => Some(m),
+            Self::Duplicate { .. } => None,
+        }
+    }
 }
 
 /// How long and how much history a stream keeps.
@@ -160,12 +195,18 @@ pub trait Store: Send + Sync {
     ) -> Result<Page<Subscriber>, StoreError>;
     /// The stream's head, creating the stream (seq 0, new epoch) if it has none.
     async fn stream_head(&self, channel: &ChannelName) -> Result<StreamHead, StoreError>;
-    /// Assigns the next seq and stores the message in history atomically.
-    async fn append(
+    /// Assigns the next seq and stores the message in history atomically,
+    /// together with its idempotency record (so a retried publish can never
+    /// get a second seq).
+    async fn append(&self, msg: NewMessage, limits: HistoryLimits) -> Result<Appended, StoreError>;
+    /// Counts one frame in the connection's rate window `window` and returns
+    /// the window's count so far (shared by every function instance).
+    async fn rate_hit(
         &self,
-        msg: NewMessage,
-        limits: HistoryLimits,
-    ) -> Result<MessageFrame, StoreError>;
+        connection_id: &str,
+        window: u64,
+        ttl: Duration,
+    ) -> Result<u32, StoreError>;
     /// Live history of the stream's current epoch, oldest first: the first
     /// `limit` messages after `after`, or the latest `limit` without it.
     async fn history(
