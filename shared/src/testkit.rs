@@ -17,6 +17,7 @@ struct Inbox {
     gone: HashSet<String>,
     throttle: HashMap<String, u32>,
     deleted: Vec<String>,
+    posts: u32,
 }
 
 /// Records every frame per connection; `gone` ids answer 410, `throttle`d
@@ -51,6 +52,11 @@ impl RecordingPusher {
         self.lock().frames.remove(id).unwrap_or_default()
     }
 
+    /// How many POSTs were attempted (management API calls), then resets.
+    pub fn take_post_count(&self) -> u32 {
+        std::mem::take(&mut self.lock().posts)
+    }
+
     /// Connections closed through `delete`.
     pub fn deleted(&self) -> Vec<String> {
         self.lock().deleted.clone()
@@ -61,6 +67,7 @@ impl RecordingPusher {
 impl Pusher for RecordingPusher {
     async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError> {
         let mut inbox = self.lock();
+        inbox.posts += 1;
         if inbox.gone.contains(connection_id) {
             return Err(PushError::Gone);
         }

@@ -1,0 +1,209 @@
+//! Per-action cost, measured: every DynamoDB API call the handlers make (an
+//! interceptor on the real client, against DynamoDB Local) and every
+//! management API call. Prints the README's cost table and fails when the
+//! measured numbers drift from it.
+//!
+//! `bash scripts/test.sh -p wsfn --test cost -- --nocapture` prints the table.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use common::{token, Backend, Harness};
+use serde_json::json;
+use wsfn::aws_sdk_dynamodb as ddb;
+use wsfn::store::{create_table, DynamoStore};
+
+#[derive(Debug, Default, Clone)]
+struct Calls(Arc<Mutex<BTreeMap<String, u32>>>);
+
+impl ddb::config::Intercept for Calls {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &ddb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &ddb::config::RuntimeComponents,
+        _cfg: &mut ddb::config::ConfigBag,
+    ) -> Result<(), ddb::error::BoxError> {
+        let target = ctx
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        let op = target.rsplit('.').next().unwrap_or(target).to_string();
+        *self.0.lock().unwrap().entry(op).or_default() += 1;
+        Ok(())
+    }
+}
+
+impl Calls {
+    fn take(&self) -> String {
+        let m = std::mem::take(&mut *self.0.lock().unwrap());
+        m.iter()
+            .map(|(k, v)| format!("{v}× {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[tokio::test]
+async fn cost_per_action() {
+    let calls = Calls::default();
+    let conf = common::dynamo_client()
+        .await
+        .config()
+        .to_builder()
+        .interceptor(calls.clone())
+        .build();
+    let client = ddb::Client::from_conf(conf);
+    let table = common::unique("wsfn-cost");
+    create_table(&client, &table).await.unwrap();
+    let store = Arc::new(DynamoStore::new(client, table.clone()));
+    let h = Harness::new(Backend::Dynamo(store, table), &[]);
+    calls.take();
+    let mut rows: Vec<(&str, String, u32)> = vec![];
+    let mut row = |name: &'static str, h: &Harness| {
+        rows.push((name, calls.take(), h.pusher.take_post_count()));
+    };
+
+    h.connect("c1=", &token("alice", &["room:*"], &["room:*"]))
+        .await;
+    row("$connect (token, limit check, personal channel)", &h);
+    h.connect("c2=", &token("bob", &["room:*"], &["room:*"]))
+        .await;
+    h.connect("c3=", &token("carol", &["room:*"], &[])).await;
+    calls.take();
+    h.pusher.take_post_count();
+    h.send("c1=", json!({"action":"ping"})).await;
+    row("ping", &h);
+    h.send("c1=", json!({"action":"subscribe","channel":"room:a"}))
+        .await;
+    row("subscribe (new channel)", &h);
+    for c in ["c2=", "c3="] {
+        h.send(c, json!({"action":"subscribe","channel":"room:a"}))
+            .await;
+    }
+    calls.take();
+    h.pusher.take_post_count();
+    h.send(
+        "c2=",
+        json!({"action":"publish","channel":"room:a","data":1}),
+    )
+    .await;
+    row("publish, 3 subscribers", &h);
+    h.send(
+        "c2=",
+        json!({"action":"publish","channel":"room:a","data":2,"id":"k1"}),
+    )
+    .await;
+    row("publish with id, 3 subscribers", &h);
+    h.send(
+        "c2=",
+        json!({"action":"publish","channel":"room:a","data":2,"id":"k1"}),
+    )
+    .await;
+    row("publish with id, duplicate", &h);
+    h.received("c3=");
+    let epoch = match h
+        .send("c3=", json!({"action":"subscribe","channel":"room:a"}))
+        .await
+        .remove(0)
+    {
+        wsfn::protocol::ServerFrame::Subscribed { epoch, .. } => epoch,
+        other => panic!("{other:?}"),
+    };
+    calls.take();
+    h.pusher.take_post_count();
+    h.send(
+        "c3=",
+        json!({"action":"subscribe","channel":"room:a","since":{"seq":0,"epoch":epoch}}),
+    )
+    .await;
+    row("subscribe with since (2 missed, already subscribed)", &h);
+    h.send(
+        "c1=",
+        json!({"action":"history","channel":"room:a","limit":10}),
+    )
+    .await;
+    row("history", &h);
+    h.send("c1=", json!({"action":"presence","channel":"room:a"}))
+        .await;
+    row("presence", &h);
+    h.send(
+        "c1=",
+        json!({"action":"auth","token":token("alice", &["room:*"], &["room:*"])}),
+    )
+    .await;
+    row("auth", &h);
+    h.send("c1=", json!({"action":"unsubscribe","channel":"room:a"}))
+        .await;
+    row("unsubscribe", &h);
+    h.send_raw("c1=", "not json").await;
+    row("malformed frame", &h);
+    h.disconnect("c2=").await;
+    row("$disconnect (2 subscriptions)", &h);
+
+    println!("\n| action | DynamoDB calls | management API calls |\n|---|---|---|");
+    for (name, ddb_calls, posts) in &rows {
+        println!("| {name} | {ddb_calls} | {posts} |");
+    }
+    let expected = [
+        (
+            "$connect (token, limit check, personal channel)",
+            "1× Query, 2× TransactWriteItems",
+            0,
+        ),
+        ("ping", "1× GetItem, 1× UpdateItem", 1),
+        (
+            "subscribe (new channel)",
+            "3× GetItem, 1× PutItem, 1× Query, 1× TransactWriteItems, 1× UpdateItem",
+            1,
+        ),
+        (
+            "publish, 3 subscribers",
+            "2× GetItem, 1× Query, 1× TransactWriteItems, 1× UpdateItem",
+            4,
+        ),
+        (
+            "publish with id, 3 subscribers",
+            "2× GetItem, 1× Query, 1× TransactWriteItems, 1× UpdateItem",
+            4,
+        ),
+        (
+            "publish with id, duplicate",
+            "3× GetItem, 1× TransactWriteItems, 1× UpdateItem",
+            1,
+        ),
+        (
+            "subscribe with since (2 missed, already subscribed)",
+            "4× GetItem, 1× Query, 1× TransactWriteItems, 1× UpdateItem",
+            3,
+        ),
+        ("history", "3× GetItem, 1× Query, 1× UpdateItem", 1),
+        ("presence", "1× GetItem, 1× Query, 1× UpdateItem", 1),
+        ("auth", "1× GetItem, 2× UpdateItem", 1),
+        (
+            "unsubscribe",
+            "1× BatchWriteItem, 2× GetItem, 1× UpdateItem",
+            1,
+        ),
+        ("malformed frame", "1× GetItem, 1× UpdateItem", 1),
+        (
+            "$disconnect (2 subscriptions)",
+            "1× BatchWriteItem, 1× Query",
+            0,
+        ),
+    ];
+    for ((name, got, posts), (ename, want, wposts)) in rows.iter().zip(expected) {
+        assert_eq!(
+            (*name, got.as_str(), *posts),
+            (ename, want, wposts),
+            "README cost table is out of date"
+        );
+    }
+}
