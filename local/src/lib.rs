@@ -2,6 +2,7 @@
 //! [`start`] builds everything and serves on a port; [`router`] is the whole
 //! HTTP surface, for tests.
 
+pub mod bench;
 pub mod connections;
 pub mod console;
 pub mod gateway;
@@ -99,6 +100,12 @@ pub struct Running {
     pub store_label: String,
     /// Whether the dev JWT secret is in use.
     pub dev_secret: bool,
+    /// The store the functions share (tests and benchmarks inspect it).
+    pub store: Arc<dyn Store>,
+    /// The embedded store, when that is the one in use.
+    pub memory: Option<Arc<MemoryStore>>,
+    /// The DynamoDB table, when DynamoDB is in use.
+    pub dynamo_table: Option<(wsfn::aws_sdk_dynamodb::Client, String)>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -176,11 +183,14 @@ pub async fn start_with(
     let sdk = sdk_config(&region);
     let process = |k: &str| std::env::var(k).ok();
 
+    let mut memory = None;
+    let mut dynamo_table = None;
     let (store, store_label): (Arc<dyn Store>, String) = match &opts.dynamodb_endpoint {
-        None => (
-            Arc::new(MemoryStore::new()),
-            "embedded (in memory; state is lost on exit)".into(),
-        ),
+        None => {
+            let m = Arc::new(MemoryStore::new());
+            memory = Some(m.clone());
+            (m, "embedded (in memory; state is lost on exit)".into())
+        }
         Some(endpoint) => {
             let table = spec
                 .routes
@@ -211,6 +221,7 @@ pub async fn start_with(
                     endpoint: endpoint.clone(),
                     reason: e.to_string(),
                 })?;
+            dynamo_table = Some((client.clone(), table.clone()));
             (
                 Arc::new(DynamoStore::new(client, table.clone())),
                 format!("DynamoDB at {endpoint}, table {table}"),
@@ -218,8 +229,13 @@ pub async fn start_with(
         }
     };
     let pushers = Arc::new(ManagementPushers::new(sdk));
-    let (invoker, dev_secret) =
-        InProcessInvoker::new(&spec, &process, &management_endpoint, store, pushers)?;
+    let (invoker, dev_secret) = InProcessInvoker::new(
+        &spec,
+        &process,
+        &management_endpoint,
+        store.clone(),
+        pushers,
+    )?;
     let gw = Arc::new(Gateway::new(
         spec,
         layer(Arc::new(invoker)),
@@ -242,6 +258,9 @@ pub async fn start_with(
         gateway: gw,
         store_label,
         dev_secret,
+        store,
+        memory,
+        dynamo_table,
         server,
     })
 }

@@ -58,7 +58,8 @@ enum Outcome {
 }
 
 /// Pushes with retry; the sleep is full jitter over an exponential ceiling.
-async fn push_with_retry(
+/// Returns the final result and how many retries it took.
+pub async fn push_with_retry(
     pusher: &dyn Pusher,
     id: &str,
     payload: &[u8],

@@ -11,7 +11,7 @@ use super::{response, WsEvent};
 use crate::actions::{dispatch, Ctx, Reply};
 use crate::app::App;
 use crate::error::ActionError;
-use crate::fanout::fan_out;
+use crate::fanout::{fan_out, push_with_retry};
 use crate::metrics::Metrics;
 use crate::protocol::{Action, ClientFrame, ServerFrame};
 use crate::push::{PushError, Pusher};
@@ -165,9 +165,18 @@ async fn handle(
     (id, dispatch(&ctx, frame.action).await)
 }
 
-/// Sends a reply to the caller; a gone caller is cleaned up like any other.
+/// Sends a reply to the caller, retried like fan-out pushes; a gone caller
+/// is cleaned up like any other.
 async fn send(app: &App, pusher: &dyn Pusher, connection_id: &str, frame: &ServerFrame) {
-    match pusher.post(connection_id, frame.to_json().as_bytes()).await {
+    let payload = frame.to_json();
+    let (result, _) = push_with_retry(
+        pusher,
+        connection_id,
+        payload.as_bytes(),
+        &app.fanout_options(),
+    )
+    .await;
+    match result {
         Ok(()) => {}
         Err(PushError::Gone) => {
             if let Err(e) = app.store.remove_connection(connection_id).await {

@@ -56,6 +56,17 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// How many entries of any kind it holds (expired included), apart from
+    /// channel streams and history: zero once every connection is cleaned up.
+    pub fn connection_entries(&self) -> usize {
+        let s = self.lock();
+        s.connections.len()
+            + s.by_user.values().map(BTreeMap::len).sum::<usize>()
+            + s.conn_subs.values().map(BTreeMap::len).sum::<usize>()
+            + s.chan_subs.values().map(BTreeMap::len).sum::<usize>()
+            + s.rate.len()
+    }
+
     /// Entries that mention `connection_id` anywhere (expired ones included):
     /// lets tests prove that nothing of a connection is left.
     pub fn entries_of_connection(&self, connection_id: &str) -> usize {

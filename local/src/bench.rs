@@ -1,0 +1,307 @@
+//! Benchmarks on the real path: N live WebSocket subscribers on a running
+//! wsfn-local, one publish through the real message handler, fan-out through
+//! the real management API (optionally with injected latency and failures);
+//! and connect/disconnect churn with a leftover check. Used by the
+//! `wsfn-bench` binary (numbers) and by a smoke test (correctness only).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::{start, Options, Running};
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A benchmark failure (setup, a socket, or a timeout), with context.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BenchError(pub String);
+
+fn fail(what: &str, e: impl std::fmt::Display) -> BenchError {
+    BenchError(format!("{what}: {e}"))
+}
+
+/// Result of one fan-out run.
+#[derive(Debug, Clone)]
+pub struct FanoutResult {
+    /// Subscribers.
+    pub subscribers: usize,
+    /// Messages received by subscribers.
+    pub delivered: usize,
+    /// Publish sent → last delivery.
+    pub last_delivery: Duration,
+    /// Median delivery latency.
+    pub p50: Duration,
+    /// 99th percentile delivery latency.
+    pub p99: Duration,
+    /// Deliveries per second over the run.
+    pub per_second: f64,
+    /// N × latency ÷ concurrency.
+    pub ideal: Duration,
+    /// Peak resident memory of the whole process (gateway, functions and clients), KiB.
+    pub peak_rss_kib: u64,
+    /// Growth of peak resident memory during the publish, KiB.
+    pub publish_rss_growth_kib: u64,
+}
+
+/// Result of a churn run.
+#[derive(Debug, Clone)]
+pub struct ChurnResult {
+    /// Connections opened and closed.
+    pub connections: usize,
+    /// `$connect` + `$disconnect` pairs per second.
+    pub per_second: f64,
+    /// Items or entries left in the store afterwards (should be 0).
+    pub leftovers: usize,
+}
+
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resets the kernel's peak-RSS mark (VmHWM), where permitted.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+async fn open(url: &str, token: &str) -> Result<Ws, BenchError> {
+    let mut req = url.into_client_request().map_err(|e| fail("request", e))?;
+    let auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| fail("header", e))?;
+    req.headers_mut().insert("authorization", auth);
+    let (ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .map_err(|e| fail("connect", e))?;
+    Ok(ws)
+}
+
+async fn next_json(ws: &mut Ws, within: Duration) -> Result<Value, BenchError> {
+    loop {
+        let m = tokio::time::timeout(within, ws.next())
+            .await
+            .map_err(|_| BenchError("timed out waiting for a frame".into()))?
+            .ok_or_else(|| BenchError("socket closed".into()))?
+            .map_err(|e| fail("socket", e))?;
+        if let Message::Text(t) = m {
+            return serde_json::from_str(&t).map_err(|e| fail("frame", e));
+        }
+    }
+}
+
+async fn expect(ws: &mut Ws, kind: &str) -> Result<Value, BenchError> {
+    for _ in 0..20 {
+        let v = next_json(ws, Duration::from_secs(30)).await?;
+        if v["type"] == kind {
+            return Ok(v);
+        }
+        if v["type"] == "error" {
+            return Err(BenchError(format!("expected {kind}, got {v}")));
+        }
+    }
+    Err(BenchError(format!("no {kind} frame")))
+}
+
+fn token(sub: &str, subscribe: &[&str], publish: &[&str]) -> String {
+    wsfn::testkit::token(wsfn::config::DEV_SECRET, sub, subscribe, publish)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Starts a quiet gateway for a benchmark.
+pub async fn gateway(mut opts: Options) -> Result<Running, BenchError> {
+    opts.quiet = true;
+    opts.listen = "127.0.0.1:0".parse().map_err(|e| fail("addr", e))?;
+    start(opts).await.map_err(|e| fail("start", e))
+}
+
+/// One publish to `n` live subscribers; `concurrency` is FANOUT_CONCURRENCY.
+pub async fn fanout(
+    running: &Running,
+    n: usize,
+    latency: Duration,
+    concurrency: usize,
+) -> Result<FanoutResult, BenchError> {
+    let url = running.ws_url();
+    let channel = format!("bench:{:x}", rand::random::<u32>());
+    let gate = Arc::new(Semaphore::new(200));
+    let mut joins = Vec::with_capacity(n);
+    for i in 0..n {
+        let (url, channel, gate) = (url.clone(), channel.clone(), gate.clone());
+        joins.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.map_err(|e| fail("gate", e))?;
+            let mut ws = open(&url, &token(&format!("s{i}"), &["bench:*"], &[])).await?;
+            ws.send(Message::Text(
+                json!({"action":"subscribe","channel":channel})
+                    .to_string()
+                    .into(),
+            ))
+            .await
+            .map_err(|e| fail("send", e))?;
+            expect(&mut ws, "subscribed").await?;
+            Ok::<Ws, BenchError>(ws)
+        }));
+    }
+    let mut sockets = Vec::with_capacity(n);
+    for j in joins {
+        sockets.push(j.await.map_err(|e| fail("join", e))??);
+    }
+    let mut publisher = open(&url, &token("publisher", &[], &["bench:*"])).await?;
+    // Subscribers wait for the one message and note when it arrived.
+    let wait = Duration::from_secs(30) + latency * (n as u32) / (concurrency.max(1) as u32) * 3;
+    let receivers: Vec<_> = sockets
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                let got = expect(&mut ws, "message")
+                    .await
+                    .ok()
+                    .map(|_| Instant::now());
+                let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+                got
+            })
+        })
+        .collect();
+    reset_peak_rss();
+    let rss_before = status_kib("VmRSS:");
+    let t0 = Instant::now();
+    publisher
+        .send(Message::Text(
+            json!({"action":"publish","channel":channel,"data":{"bench":true},"id":"b1"})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .map_err(|e| fail("publish", e))?;
+    let mut latencies = Vec::with_capacity(n);
+    let deadline = tokio::time::Instant::now() + wait;
+    for r in receivers {
+        let at = tokio::time::timeout_at(deadline, r)
+            .await
+            .map_err(|_| BenchError("deliveries did not finish in time".into()))?
+            .map_err(|e| fail("join", e))?;
+        if let Some(at) = at {
+            latencies.push(at.duration_since(t0));
+        }
+    }
+    let peak = status_kib("VmHWM:");
+    let _ = publisher.close(None).await;
+    latencies.sort();
+    let last = latencies.last().copied().unwrap_or_default();
+    Ok(FanoutResult {
+        subscribers: n,
+        delivered: latencies.len(),
+        last_delivery: last,
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        per_second: latencies.len() as f64 / last.as_secs_f64().max(1e-9),
+        ideal: latency * (n as u32) / (concurrency.max(1) as u32),
+        peak_rss_kib: peak,
+        publish_rss_growth_kib: peak.saturating_sub(rss_before),
+    })
+}
+
+/// Opens and closes `n` connections (`parallel` at a time) and checks that
+/// nothing of them is left in the store.
+pub async fn churn(
+    running: &Running,
+    n: usize,
+    parallel: usize,
+) -> Result<ChurnResult, BenchError> {
+    let url = running.ws_url();
+    let gate = Arc::new(Semaphore::new(parallel.max(1)));
+    let started = Instant::now();
+    let mut joins = Vec::with_capacity(n);
+    for i in 0..n {
+        let (url, gate) = (url.clone(), gate.clone());
+        joins.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.map_err(|e| fail("gate", e))?;
+            let mut ws = open(&url, &token(&format!("churn{i}"), &[], &[])).await?;
+            ws.close(None).await.map_err(|e| fail("close", e))?;
+            // Drain until the gateway confirms the close.
+            while let Some(Ok(_)) = ws.next().await {}
+            Ok::<(), BenchError>(())
+        }));
+    }
+    for j in joins {
+        j.await.map_err(|e| fail("join", e))??;
+    }
+    // Every $disconnect has run once the gateway holds no connection.
+    let settle = Instant::now();
+    while !running.gateway.connections.is_empty() && settle.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let elapsed = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok(ChurnResult {
+        connections: n,
+        per_second: n as f64 / elapsed.as_secs_f64().max(1e-9),
+        leftovers: leftovers(running).await?,
+    })
+}
+
+/// Store entries that belong to connections (0 when cleanup is complete).
+pub async fn leftovers(running: &Running) -> Result<usize, BenchError> {
+    if let Some(m) = &running.memory {
+        return Ok(m.connection_entries());
+    }
+    let Some((client, table)) = &running.dynamo_table else {
+        return Ok(0);
+    };
+    // Diagnostic full-table read: benchmark tooling only, never a hot path.
+    let mut count = 0usize;
+    let mut start = None;
+    loop {
+        let r = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| {
+                fail(
+                    "scan",
+                    wsfn::aws_sdk_dynamodb::error::DisplayErrorContext(e),
+                )
+            })?;
+        count += r
+            .items()
+            .iter()
+            .filter(|i| {
+                i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|pk| {
+                    pk.starts_with("conn#")
+                        || (pk.starts_with("user#")
+                            && i.get("sk")
+                                .and_then(|v| v.as_s().ok())
+                                .is_some_and(|sk| sk.starts_with("conn#")))
+                        || i.get("sk")
+                            .and_then(|v| v.as_s().ok())
+                            .is_some_and(|sk| sk.starts_with("sub#"))
+                })
+            })
+            .count();
+        match r.last_evaluated_key {
+            Some(k) => start = Some(k),
+            None => return Ok(count),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The benchmark at a small N, as a correctness smoke test (no timing
+//! assertions): every subscriber gets the message, throttled pushes are
+//! retried rather than lost, churn leaves nothing behind — on both stores.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use wsfn_local::bench::{churn, fanout, gateway};
+use wsfn_local::management::Faults;
+use wsfn_local::Options;
+
+async fn smoke(mut o: Options) {
+    o.faults = Faults {
+        latency: Duration::from_millis(5),
+        throttle: 0.3,
+        ..Faults::default()
+    };
+    o.parameters.insert("FanoutConcurrency".into(), "4".into());
+    let running = gateway(o.clone()).await.unwrap();
+    let r = fanout(&running, 10, Duration::from_millis(5), 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.delivered, 10,
+        "throttled pushes retried, none lost: {r:?}"
+    );
+    assert_eq!(r.ideal, Duration::from_micros(12_500), "10 × 5 ms ÷ 4");
+    assert!(r.p50 <= r.p99 && r.p99 <= r.last_delivery);
+    let c = churn(&running, 20, 5).await.unwrap();
+    assert_eq!(c.leftovers, 0, "{c:?}");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn bench_smoke_embedded() {
+    smoke(support::opts()).await;
+}
+
+#[tokio::test]
+async fn bench_smoke_dynamodb_local() {
+    smoke(support::dynamodb_opts()).await;
+}
