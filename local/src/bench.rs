@@ -45,7 +45,8 @@ pub struct FanoutResult {
     pub per_second: f64,
     /// N × latency ÷ concurrency.
     pub ideal: Duration,
-    /// Peak resident memory of the whole process (gateway, functions and clients), KiB.
+    /// Peak resident memory of the bench process (gateway and functions;
+    /// clients too when they run in process), KiB.
     pub peak_rss_kib: u64,
     /// Growth of peak resident memory during the publish, KiB.
     pub publish_rss_growth_kib: u64,
@@ -134,19 +135,29 @@ pub async fn gateway(mut opts: Options) -> Result<Running, BenchError> {
     start(opts).await.map_err(|e| fail("start", e))
 }
 
-/// One publish to `n` live subscribers; `concurrency` is FANOUT_CONCURRENCY.
-pub async fn fanout(
-    running: &Running,
-    n: usize,
-    latency: Duration,
-    concurrency: usize,
-) -> Result<FanoutResult, BenchError> {
-    let url = running.ws_url();
-    let channel = format!("bench:{:x}", rand::random::<u32>());
+/// Where the subscriber sockets live: in this process (small N, tests) or in
+/// a child process (large N: one process holds at most ~20,000 sockets here).
+#[derive(Debug, Clone)]
+pub enum Clients {
+    /// Tasks in this process.
+    InProcess,
+    /// A child running `<exe> subscribe-clients …` (the wsfn-bench binary).
+    Process(std::path::PathBuf),
+}
+
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// Opens `n` subscribers of `channel` (200 handshakes at a time).
+pub async fn open_subscribers(url: &str, channel: &str, n: usize) -> Result<Vec<Ws>, BenchError> {
     let gate = Arc::new(Semaphore::new(200));
     let mut joins = Vec::with_capacity(n);
     for i in 0..n {
-        let (url, channel, gate) = (url.clone(), channel.clone(), gate.clone());
+        let (url, channel, gate) = (url.to_string(), channel.to_string(), gate.clone());
         joins.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await.map_err(|e| fail("gate", e))?;
             let mut ws = open(&url, &token(&format!("s{i}"), &["bench:*"], &[])).await?;
@@ -165,25 +176,106 @@ pub async fn fanout(
     for j in joins {
         sockets.push(j.await.map_err(|e| fail("join", e))??);
     }
-    let mut publisher = open(&url, &token("publisher", &[], &["bench:*"])).await?;
-    // Subscribers wait for the one message and note when it arrived.
-    let wait = Duration::from_secs(30) + latency * (n as u32) / (concurrency.max(1) as u32) * 3;
-    let receivers: Vec<_> = sockets
+    Ok(sockets)
+}
+
+/// Waits (until `deadline`) for one `message` on every socket; returns the
+/// arrival times in unix µs of those that got it.
+pub async fn arrivals(sockets: Vec<Ws>, deadline: tokio::time::Instant) -> Vec<u64> {
+    let tasks: Vec<_> = sockets
         .into_iter()
         .map(|mut ws| {
             tokio::spawn(async move {
-                let got = expect(&mut ws, "message")
+                let got = tokio::time::timeout_at(deadline, expect(&mut ws, "message"))
                     .await
                     .ok()
-                    .map(|_| Instant::now());
+                    .and_then(Result::ok)
+                    .map(|_| unix_micros());
                 let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
                 got
             })
         })
         .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        if let Ok(Some(at)) = t.await {
+            out.push(at);
+        }
+    }
+    out
+}
+
+/// The child side of [`Clients::Process`]: prints `ready`, then one arrival
+/// time per line, then `done`.
+pub async fn subscriber_process(
+    url: &str,
+    channel: &str,
+    n: usize,
+    wait: Duration,
+) -> Result<(), BenchError> {
+    let sockets = open_subscribers(url, channel, n).await?;
+    println!("ready");
+    let times = arrivals(sockets, tokio::time::Instant::now() + wait).await;
+    let mut out = String::new();
+    for t in times {
+        out.push_str(&format!("{t}\n"));
+    }
+    out.push_str("done\n");
+    print!("{out}");
+    Ok(())
+}
+
+/// One publish to `n` live subscribers; `concurrency` is FANOUT_CONCURRENCY.
+pub async fn fanout(
+    running: &Running,
+    clients: &Clients,
+    n: usize,
+    latency: Duration,
+    concurrency: usize,
+) -> Result<FanoutResult, BenchError> {
+    use tokio::io::AsyncBufReadExt;
+    let url = running.ws_url();
+    let channel = format!("bench:{:x}", rand::random::<u32>());
+    let wait = Duration::from_secs(60) + latency * (n as u32) / (concurrency.max(1) as u32) * 3;
+    // Subscribers: open them, then wait for the one message.
+    let (arrived, mut child) = match clients {
+        Clients::InProcess => {
+            let sockets = open_subscribers(&url, &channel, n).await?;
+            let deadline = tokio::time::Instant::now() + wait;
+            (Some(tokio::spawn(arrivals(sockets, deadline))), None)
+        }
+        Clients::Process(exe) => {
+            let mut c = tokio::process::Command::new(exe)
+                .args(["subscribe-clients", "--url", &url, "--channel", &channel])
+                .args([
+                    "--n",
+                    &n.to_string(),
+                    "--wait-secs",
+                    &wait.as_secs().to_string(),
+                ])
+                .stdout(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| fail("spawn subscriber process", e))?;
+            let stdout = c
+                .stdout
+                .take()
+                .ok_or_else(|| BenchError("no child stdout".into()))?;
+            let mut lines = tokio::io::BufReader::new(stdout).lines();
+            let first = tokio::time::timeout(Duration::from_secs(600), lines.next_line())
+                .await
+                .map_err(|_| BenchError("subscribers not ready in 600 s".into()))?
+                .map_err(|e| fail("child", e))?;
+            if first.as_deref() != Some("ready") {
+                return Err(BenchError(format!("subscriber process said {first:?}")));
+            }
+            (None, Some((c, lines)))
+        }
+    };
+    let mut publisher = open(&url, &token("publisher", &[], &["bench:*"])).await?;
     reset_peak_rss();
     let rss_before = status_kib("VmRSS:");
-    let t0 = Instant::now();
+    let t0 = unix_micros();
     publisher
         .send(Message::Text(
             json!({"action":"publish","channel":channel,"data":{"bench":true},"id":"b1"})
@@ -192,19 +284,34 @@ pub async fn fanout(
         ))
         .await
         .map_err(|e| fail("publish", e))?;
-    let mut latencies = Vec::with_capacity(n);
-    let deadline = tokio::time::Instant::now() + wait;
-    for r in receivers {
-        let at = tokio::time::timeout_at(deadline, r)
-            .await
-            .map_err(|_| BenchError("deliveries did not finish in time".into()))?
-            .map_err(|e| fail("join", e))?;
-        if let Some(at) = at {
-            latencies.push(at.duration_since(t0));
+    let times = match (arrived, child.as_mut()) {
+        (Some(task), _) => task.await.map_err(|e| fail("join", e))?,
+        (None, Some((_, lines))) => {
+            let mut times = Vec::with_capacity(n);
+            while let Some(line) =
+                tokio::time::timeout(wait + Duration::from_secs(10), lines.next_line())
+                    .await
+                    .map_err(|_| BenchError("subscriber process hung".into()))?
+                    .map_err(|e| fail("child", e))?
+            {
+                if line == "done" {
+                    break;
+                }
+                times.push(line.parse::<u64>().map_err(|e| fail("child output", e))?);
+            }
+            times
         }
+        (None, None) => Vec::new(),
+    };
+    if let Some((mut c, _)) = child {
+        let _ = c.wait().await;
     }
     let peak = status_kib("VmHWM:");
     let _ = publisher.close(None).await;
+    let mut latencies: Vec<Duration> = times
+        .iter()
+        .map(|&t| Duration::from_micros(t.saturating_sub(t0)))
+        .collect();
     latencies.sort();
     let last = latencies.last().copied().unwrap_or_default();
     Ok(FanoutResult {

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use wsfn_local::bench::{churn, fanout, gateway};
+use wsfn_local::bench::{churn, fanout, gateway, Clients};
 use wsfn_local::management::Faults;
 use wsfn_local::Options;
 
@@ -19,9 +19,15 @@ async fn smoke(mut o: Options) {
     };
     o.parameters.insert("FanoutConcurrency".into(), "4".into());
     let running = gateway(o.clone()).await.unwrap();
-    let r = fanout(&running, 10, Duration::from_millis(5), 4)
-        .await
-        .unwrap();
+    let r = fanout(
+        &running,
+        &Clients::InProcess,
+        10,
+        Duration::from_millis(5),
+        4,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         r.delivered, 10,
         "throttled pushes retried, none lost: {r:?}"
@@ -41,4 +47,15 @@ async fn bench_smoke_embedded() {
 #[tokio::test]
 async fn bench_smoke_dynamodb_local() {
     smoke(support::dynamodb_opts()).await;
+}
+
+#[tokio::test]
+async fn bench_smoke_subscribers_in_child_process() {
+    let running = gateway(support::opts()).await.unwrap();
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_wsfn-bench"));
+    let r = fanout(&running, &Clients::Process(exe), 10, Duration::ZERO, 64)
+        .await
+        .unwrap();
+    assert_eq!(r.delivered, 10, "{r:?}");
+    running.shutdown().await;
 }

@@ -7,14 +7,37 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use wsfn_local::bench::{churn, fanout, gateway};
+use wsfn_local::bench::{churn, fanout, gateway, subscriber_process, Clients};
 use wsfn_local::management::Faults;
 use wsfn_local::Options;
 
 #[derive(Parser)]
 #[command(about = "wsfn fan-out and churn benchmark")]
+struct Cli {
+    #[command(subcommand)]
+    child: Option<Child>,
+    #[command(flatten)]
+    args: Args,
+}
+
+#[derive(clap::Subcommand)]
+enum Child {
+    /// Internal: hold subscriber sockets in a separate process.
+    SubscribeClients {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        n: usize,
+        #[arg(long)]
+        wait_secs: u64,
+    },
+}
+
+#[derive(clap::Args)]
 struct Args {
-    /// Subscriber counts, comma separated.
+    /// Subscriber counts, comma separated (the subscribers run in a child process).
     #[arg(long, value_delimiter = ',', default_value = "10,100,1000,10000")]
     subscribers: Vec<usize>,
     /// Injected management API latency per POST, ms.
@@ -42,7 +65,27 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    if let Some(Child::SubscribeClients {
+        url,
+        channel,
+        n,
+        wait_secs,
+    }) = cli.child
+    {
+        return match subscriber_process(&url, &channel, n, Duration::from_secs(wait_secs)).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                println!("error {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let args = cli.args;
+    let clients = match std::env::current_exe() {
+        Ok(exe) => Clients::Process(exe),
+        Err(_) => Clients::InProcess,
+    };
     let store = if args.dynamodb_endpoint.is_some() {
         "DynamoDB Local"
     } else {
@@ -79,7 +122,7 @@ async fn main() -> ExitCode {
                 }
             };
             for &n in &args.subscribers {
-                match fanout(&running, n, Duration::from_millis(latency_ms), concurrency).await {
+                match fanout(&running, &clients, n, Duration::from_millis(latency_ms), concurrency).await {
                     Ok(r) => println!(
                         "| {} | {} ms | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} | {} MiB | {} MiB |",
                         r.subscribers,
