@@ -162,7 +162,27 @@ async fn handle(
         id: id.clone(),
         now_ms,
     };
-    (id, dispatch(&ctx, frame.action).await)
+    let mut outcome = dispatch(&ctx, frame.action).await;
+    if let Ok(reply) = &mut outcome {
+        if let Some(frame) = reconnect_notice(conn.connected_at, now_ms) {
+            reply.frames.push(frame);
+        }
+    }
+    (id, outcome)
+}
+
+/// API Gateway closes every connection after 2 hours.
+const MAX_CONNECTION_MS: u64 = 2 * 3600 * 1000;
+/// Within this long of the cap, every reply carries a `reconnect` request.
+const RECONNECT_WINDOW_MS: u64 = 5 * 60 * 1000;
+
+/// Asks the client to reconnect on its own terms before the 2 h cut-off.
+fn reconnect_notice(connected_at: u64, now_ms: u64) -> Option<ServerFrame> {
+    let age = now_ms.saturating_sub(connected_at);
+    (age + RECONNECT_WINDOW_MS >= MAX_CONNECTION_MS).then(|| ServerFrame::Reconnect {
+        reason: "connection reaches the 2 h limit soon".into(),
+        after_ms: 0,
+    })
 }
 
 /// Sends a reply to the caller, retried like fan-out pushes; a gone caller
@@ -184,5 +204,23 @@ async fn send(app: &App, pusher: &dyn Pusher, connection_id: &str, frame: &Serve
             }
         }
         Err(e) => tracing::warn!(connection = %connection_id, error = %e, "reply not delivered"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_only_near_the_cap() {
+        let start = 1_000_000;
+        assert!(reconnect_notice(start, start + 60_000).is_none());
+        assert!(
+            reconnect_notice(start, start + MAX_CONNECTION_MS - RECONNECT_WINDOW_MS - 1).is_none()
+        );
+        assert!(matches!(
+            reconnect_notice(start, start + MAX_CONNECTION_MS - 60_000),
+            Some(ServerFrame::Reconnect { after_ms: 0, .. })
+        ));
     }
 }
