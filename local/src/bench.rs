@@ -45,10 +45,10 @@ pub struct FanoutResult {
     pub per_second: f64,
     /// N × latency ÷ concurrency.
     pub ideal: Duration,
-    /// Peak resident memory of the bench process (gateway and functions;
-    /// clients too when they run in process), KiB.
+    /// Highest resident memory of the bench process (gateway and functions;
+    /// clients too when they run in process) sampled during the publish, KiB.
     pub peak_rss_kib: u64,
-    /// Growth of peak resident memory during the publish, KiB.
+    /// That peak minus the resident memory just before the publish, KiB.
     pub publish_rss_growth_kib: u64,
 }
 
@@ -75,16 +75,41 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Resets the kernel's peak-RSS mark (VmHWM), where permitted.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+/// Samples VmRSS every 5 ms until dropped; `peak()` is the highest seen.
+struct RssSampler {
+    peak: Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssSampler {
+    fn start() -> Self {
+        let peak = Arc::new(std::sync::atomic::AtomicU64::new(status_kib("VmRSS:")));
+        let p = peak.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                p.fetch_max(status_kib("VmRSS:"), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        Self { peak, task }
+    }
+
+    fn peak(&self) -> u64 {
+        self.peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for RssSampler {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 async fn open(url: &str, token: &str) -> Result<Ws, BenchError> {
     let mut req = url.into_client_request().map_err(|e| fail("request", e))?;
     let auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| fail("header", e))?;
     req.headers_mut().insert("authorization", auth);
-    let (ws, _) = tokio_tungstenite::connect_async(req)
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
         .await
         .map_err(|e| fail("connect", e))?;
     Ok(ws)
@@ -273,12 +298,12 @@ pub async fn fanout(
         }
     };
     let mut publisher = open(&url, &token("publisher", &[], &["bench:*"])).await?;
-    reset_peak_rss();
     let rss_before = status_kib("VmRSS:");
+    let sampler = RssSampler::start();
     let t0 = unix_micros();
     publisher
         .send(Message::Text(
-            json!({"action":"publish","channel":channel,"data":{"bench":true},"id":"b1"})
+            json!({"action":"publish","channel":channel,"data":{"bench":true},"id":channel})
                 .to_string()
                 .into(),
         ))
@@ -306,7 +331,8 @@ pub async fn fanout(
     if let Some((mut c, _)) = child {
         let _ = c.wait().await;
     }
-    let peak = status_kib("VmHWM:");
+    let peak = sampler.peak();
+    drop(sampler);
     let _ = publisher.close(None).await;
     let mut latencies: Vec<Duration> = times
         .iter()

@@ -45,6 +45,8 @@ pub struct Options {
     pub faults: Faults,
     /// No per-event log lines.
     pub quiet: bool,
+    /// Print the functions' CloudWatch EMF metric lines to stdout.
+    pub emf: bool,
 }
 
 impl Options {
@@ -59,6 +61,7 @@ impl Options {
             max_duration: Duration::from_secs(7200),
             faults: Faults::default(),
             quiet: false,
+            emf: false,
         }
     }
 }
@@ -167,6 +170,7 @@ pub async fn start_with(
     layer: impl FnOnce(Arc<dyn Invoker>) -> Arc<dyn Invoker>,
 ) -> Result<Running, StartError> {
     let spec = template::load(&opts.template, &opts.parameters)?;
+    wsfn::metrics::set_enabled(opts.emf);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| StartError::Bind {
@@ -248,6 +252,10 @@ pub async fn start_with(
         Console::new(opts.quiet),
     ));
     let app = router(gw.clone(), opts.faults).into_make_service_with_connect_info::<SocketAddr>();
+    // Small frames both ways: without TCP_NODELAY, Nagle + delayed ACK adds ~40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             eprintln!("wsfn-local: server error: {e}");

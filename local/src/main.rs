@@ -122,6 +122,9 @@ struct Serve {
     /// No per-event log lines.
     #[arg(long)]
     quiet: bool,
+    /// Print the functions' CloudWatch EMF metric lines (as Lambda would log them).
+    #[arg(long)]
+    emf: bool,
 }
 
 #[derive(Args)]
@@ -211,6 +214,7 @@ async fn main() -> ExitCode {
             error: s.fail_500,
         },
         quiet: s.quiet,
+        emf: s.emf,
     };
     let running = match start(opts).await {
         Ok(r) => r,

@@ -1,7 +1,17 @@
 //! CloudWatch Embedded Metric Format: one JSON line on stdout per flush, which
 //! Lambda's log pipeline turns into metrics with no API calls.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::{json, Map, Value};
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turns EMF output on or off process-wide: on in Lambda (CloudWatch reads
+/// it), off in the local gateway unless asked for (it is noise on a terminal).
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
 
 /// Namespace all wsfn metrics live under.
 pub const NAMESPACE: &str = "wsfn";
@@ -65,7 +75,7 @@ impl Metrics {
 
     /// Prints the EMF line (no-op when nothing was recorded).
     pub fn flush(&self) {
-        if !self.values.is_empty() {
+        if !self.values.is_empty() && ENABLED.load(Ordering::Relaxed) {
             println!("{}", self.to_emf(crate::time::now_millis()));
         }
     }

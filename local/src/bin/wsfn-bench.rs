@@ -97,7 +97,7 @@ async fn main() -> ExitCode {
         format!("wsfn-bench-{:x}", rand::random::<u32>()),
     );
     println!("\n### Fan-out ({store} store)\n");
-    println!("| subscribers | push latency | concurrency | delivered | publish → last delivery | ideal | p50 | p99 | deliveries/s | peak RSS | RSS growth during publish |");
+    println!("| subscribers | push latency | concurrency | delivered | publish → last delivery | ideal | p50 | p99 | deliveries/s | RSS during publish (peak) | growth |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for &latency_ms in &args.push_latency_ms {
         for &concurrency in &args.concurrency {

@@ -55,33 +55,42 @@ pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
             }
         }
     };
-    for frame in &reply.frames {
-        send(app, pusher.as_ref(), connection_id, frame).await;
-    }
-    if let Some((channel, payload)) = reply.fanout {
+    // The caller's replies and the fan-out go out side by side: the ack does
+    // not wait for the subscribers, nor they for the ack.
+    let replies = async {
+        for frame in &reply.frames {
+            send(app, pusher.as_ref(), connection_id, frame).await;
+        }
+    };
+    let fanout = async {
+        let (channel, payload) = reply.fanout.as_ref()?;
         let t = Instant::now();
         let report = fan_out(
             app.store.as_ref(),
             pusher.as_ref(),
-            &channel,
+            channel,
             payload.as_bytes(),
             app.fanout_options(),
         )
         .await;
-        match report {
+        match &report {
             Ok(r) => {
-                metrics
-                    .count("Delivered", r.delivered)
-                    .count("Gone", r.gone)
-                    .count("PushFailed", r.failed)
-                    .count("PushRetries", r.retries)
-                    .millis("FanoutMs", t.elapsed().as_secs_f64() * 1e3);
-                tracing::info!(%channel, delivered = r.delivered, gone = r.gone, failed = r.failed, retries = r.retries, "fan-out");
+                tracing::info!(%channel, delivered = r.delivered, gone = r.gone, failed = r.failed, retries = r.retries, "fan-out")
             }
             Err(e) => {
                 tracing::error!(%channel, error = %e, "fan-out aborted: subscribers unreadable")
             }
         }
+        Some((report.ok()?, t.elapsed()))
+    };
+    let ((), outcome) = tokio::join!(replies, fanout);
+    if let Some((r, took)) = outcome {
+        metrics
+            .count("Delivered", r.delivered)
+            .count("Gone", r.gone)
+            .count("PushFailed", r.failed)
+            .count("PushRetries", r.retries)
+            .millis("FanoutMs", took.as_secs_f64() * 1e3);
     }
     metrics
         .millis("DurationMs", started.elapsed().as_secs_f64() * 1e3)
