@@ -156,6 +156,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Starts a quiet gateway for a benchmark.
 pub async fn gateway(mut opts: Options) -> Result<Running, BenchError> {
     opts.quiet = true;
+    if opts.dynamodb_endpoint.is_some() {
+        // A fresh table per gateway, so the leftover check sees only this run.
+        opts.environment.insert(
+            "TABLE_NAME".into(),
+            format!("wsfn-bench-{:x}", rand::random::<u64>()),
+        );
+    }
     opts.listen = "127.0.0.1:0".parse().map_err(|e| fail("addr", e))?;
     start(opts).await.map_err(|e| fail("start", e))
 }

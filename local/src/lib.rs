@@ -47,6 +47,9 @@ pub struct Options {
     pub quiet: bool,
     /// Print the functions' CloudWatch EMF metric lines to stdout.
     pub emf: bool,
+    /// Function environment set here wins over the process environment and
+    /// the template (tests and benchmarks use a table of their own).
+    pub environment: HashMap<String, String>,
 }
 
 impl Options {
@@ -62,6 +65,7 @@ impl Options {
             faults: Faults::default(),
             quiet: false,
             emf: false,
+            environment: HashMap::new(),
         }
     }
 }
@@ -185,7 +189,12 @@ pub async fn start_with(
     let management_endpoint = format!("http://{addr}/{stage}");
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
     let sdk = sdk_config(&region);
-    let process = |k: &str| std::env::var(k).ok();
+    let process = |k: &str| {
+        opts.environment
+            .get(k)
+            .cloned()
+            .or_else(|| std::env::var(k).ok())
+    };
 
     let mut memory = None;
     let mut dynamo_table = None;

@@ -215,6 +215,7 @@ async fn main() -> ExitCode {
         },
         quiet: s.quiet,
         emf: s.emf,
+        environment: Default::default(),
     };
     let running = match start(opts).await {
         Ok(r) => r,

@@ -67,6 +67,11 @@ pub fn dynamodb_opts() -> Options {
             panic!("WSFN_TEST_DYNAMODB_ENDPOINT is not set: run the tests with scripts/test.sh")
         }),
     );
+    // Each gateway gets a table of its own (created from the template's definition).
+    o.environment.insert(
+        "TABLE_NAME".into(),
+        format!("wsfn-e2e-{:x}", rand::random::<u64>()),
+    );
     o
 }
 
