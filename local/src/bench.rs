@@ -50,6 +50,9 @@ pub struct FanoutResult {
     pub peak_rss_kib: u64,
     /// That peak minus the resident memory just before the publish, KiB.
     pub publish_rss_growth_kib: u64,
+    /// One paged read of all the channel's subscribers (the Queries fan-out
+    /// makes), timed on its own after the run.
+    pub subscriber_read: Duration,
 }
 
 /// Result of a churn run.
@@ -341,6 +344,7 @@ pub async fn fanout(
     let peak = sampler.peak();
     drop(sampler);
     let _ = publisher.close(None).await;
+    let subscriber_read = time_subscriber_read(running, &channel).await?;
     let mut latencies: Vec<Duration> = times
         .iter()
         .map(|&t| Duration::from_micros(t.saturating_sub(t0)))
@@ -357,7 +361,30 @@ pub async fn fanout(
         ideal: latency * (n as u32) / (concurrency.max(1) as u32),
         peak_rss_kib: peak,
         publish_rss_growth_kib: peak.saturating_sub(rss_before),
+        subscriber_read,
     })
+}
+
+/// Times reading every subscriber of `channel` page by page, as fan-out does.
+async fn time_subscriber_read(running: &Running, channel: &str) -> Result<Duration, BenchError> {
+    let channel = wsfn::channel::ChannelName::parse(channel).map_err(|e| fail("channel", e))?;
+    let started = Instant::now();
+    let mut cursor = None;
+    loop {
+        let page = running
+            .store
+            .subscribers(
+                &channel,
+                cursor,
+                wsfn::fanout::FanoutOptions::default().page_size,
+            )
+            .await
+            .map_err(|e| fail("subscribers", e))?;
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => return Ok(started.elapsed()),
+        }
+    }
 }
 
 /// Opens and closes `n` connections (`parallel` at a time) and checks that

@@ -231,6 +231,32 @@ async fn oversized_frames_close_1009() {
 }
 
 #[tokio::test]
+async fn fragmented_message_over_128kb_closes_1009() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    let local = Local::start(opts()).await;
+    let (mut ws, id) = client(&local.url, &token("alice", &[], &[])).await;
+    // Five 30 KB frames: each under the 32 KB frame limit, 150 KB in all.
+    let chunk = "x".repeat(30 * 1024);
+    for i in 0..5 {
+        let opcode = if i == 0 {
+            OpCode::Data(Data::Text)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let frame = Frame::message(chunk.clone().into_bytes(), opcode, i == 4);
+        if ws.send(Message::Frame(frame)).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(closed(&mut ws).await.0, 1009);
+    assert_eq!(
+        local.disconnect_event(&id).await["requestContext"]["disconnectStatusCode"],
+        1009
+    );
+}
+
+#[tokio::test]
 async fn idle_timeout_closes_1001_and_fires_disconnect() {
     let mut o = opts();
     o.idle_timeout = Duration::from_millis(800);

@@ -3,13 +3,15 @@
 //! transient failures retried with exponential backoff and full jitter, gone
 //! connections removed. One failing subscriber never stops the others.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::channel::ChannelName;
 use crate::push::{PushError, Pusher};
-use crate::store::{Store, StoreError, Subscriber};
+
+use crate::store::{Page, Store, StoreError, Subscriber};
 
 /// Fan-out tuning.
 #[derive(Debug, Clone, Copy)]
@@ -127,10 +129,17 @@ impl FanoutReport {
     }
 }
 
+/// What the fan-out loop waits for next.
+enum Event {
+    Page(Result<Page<Subscriber>, StoreError>),
+    Pushed(Outcome),
+}
+
 /// Sends `payload` to every live subscriber of `channel`. At most
-/// `opts.concurrency` pushes are in flight; the next Query page is read when
-/// the current one has been handed out. If a page cannot be read, the pushes
-/// already started still finish before the error is returned.
+/// `opts.concurrency` pushes are in flight; the next Query page is read while
+/// the current one is being pushed (at most about two pages are held). If a
+/// page cannot be read, the pushes already started still finish before the
+/// error is returned.
 pub async fn fan_out(
     store: &dyn Store,
     pusher: &dyn Pusher,
@@ -139,32 +148,48 @@ pub async fn fan_out(
     opts: FanoutOptions,
 ) -> Result<FanoutReport, StoreError> {
     let limit = opts.concurrency.max(1);
+    let read_ahead = opts.page_size.max(1) as usize;
     let mut report = FanoutReport::default();
     let mut in_flight = FuturesUnordered::new();
-    let mut cursor = None;
-    let read_error = loop {
-        let page = match store
-            .subscribers(channel, cursor.take(), opts.page_size)
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => break Some(e),
-        };
-        for sub in page.items {
-            while in_flight.len() >= limit {
-                if let Some(outcome) = in_flight.next().await {
-                    report.tally(outcome);
-                }
+    let mut queue: VecDeque<Subscriber> = VecDeque::new();
+    let mut fetch = Some(store.subscribers(channel, None, opts.page_size));
+    let mut read_error = None;
+    loop {
+        while in_flight.len() < limit {
+            match queue.pop_front() {
+                Some(sub) => in_flight.push(push_one(store, pusher, sub, payload, &opts)),
+                None => break,
             }
-            in_flight.push(push_one(store, pusher, sub, payload, &opts));
         }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break None,
+        let want_page = fetch.is_some() && queue.len() < read_ahead;
+        // Nothing in flight means the queue is drained too (it refills
+        // `in_flight` first), so with no page to read we are done.
+        if !want_page && in_flight.is_empty() {
+            break;
         }
-    };
-    while let Some(outcome) = in_flight.next().await {
-        report.tally(outcome);
+        let event = tokio::select! {
+            page = async {
+                match fetch.as_mut() {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            }, if want_page => Event::Page(page),
+            Some(outcome) = in_flight.next(), if !in_flight.is_empty() => Event::Pushed(outcome),
+        };
+        match event {
+            Event::Pushed(outcome) => report.tally(outcome),
+            Event::Page(Ok(page)) => {
+                queue.extend(page.items);
+                fetch = page
+                    .next
+                    .map(|cursor| store.subscribers(channel, Some(cursor), opts.page_size));
+            }
+            Event::Page(Err(e)) => {
+                read_error = Some(e);
+                fetch = None;
+                queue.clear();
+            }
+        }
     }
     match read_error {
         Some(e) => Err(e),

@@ -97,8 +97,8 @@ async fn main() -> ExitCode {
         format!("wsfn-bench-{:x}", rand::random::<u32>()),
     );
     println!("\n### Fan-out ({store} store)\n");
-    println!("| subscribers | push latency | concurrency | delivered | publish → last delivery | ideal | p50 | p99 | deliveries/s | RSS during publish (peak) | growth |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| subscribers | push latency | concurrency | delivered | publish → last delivery | ideal | p50 | p99 | deliveries/s | RSS during publish (peak) | growth | subscriber reads alone |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &latency_ms in &args.push_latency_ms {
         for &concurrency in &args.concurrency {
             let mut opts = Options::new(args.template.clone());
@@ -124,7 +124,7 @@ async fn main() -> ExitCode {
             for &n in &args.subscribers {
                 match fanout(&running, &clients, n, Duration::from_millis(latency_ms), concurrency).await {
                     Ok(r) => println!(
-                        "| {} | {} ms | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} | {} MiB | {} MiB |",
+                        "| {} | {} ms | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} | {} MiB | {} MiB | {:.0} ms |",
                         r.subscribers,
                         latency_ms,
                         concurrency,
@@ -136,6 +136,7 @@ async fn main() -> ExitCode {
                         r.per_second,
                         r.peak_rss_kib / 1024,
                         r.publish_rss_growth_kib / 1024,
+                        r.subscriber_read.as_secs_f64() * 1e3,
                     ),
                     Err(e) => {
                         eprintln!("wsfn-bench: fan-out to {n}: {e}");
