@@ -51,7 +51,7 @@ pub struct FanoutResult {
     /// That peak minus the resident memory just before the publish, KiB.
     pub publish_rss_growth_kib: u64,
     /// One paged read of all the channel's subscribers (the Queries fan-out
-    /// makes), timed on its own after the run.
+    /// makes), timed on its own just before the publish.
     pub subscriber_read: Duration,
 }
 
@@ -215,7 +215,9 @@ pub async fn open_subscribers(url: &str, channel: &str, n: usize) -> Result<Vec<
 }
 
 /// Waits (until `deadline`) for one `message` on every socket; returns the
-/// arrival times in unix µs of those that got it.
+/// arrival times in unix µs of those that got it. Sockets stay open until
+/// every one has its message (or the deadline passed), so `$disconnect`s do
+/// not compete with the fan-out being measured.
 pub async fn arrivals(sockets: Vec<Ws>, deadline: tokio::time::Instant) -> Vec<u64> {
     let tasks: Vec<_> = sockets
         .into_iter()
@@ -226,16 +228,28 @@ pub async fn arrivals(sockets: Vec<Ws>, deadline: tokio::time::Instant) -> Vec<u
                     .ok()
                     .and_then(Result::ok)
                     .map(|_| unix_micros());
-                let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
-                got
+                (got, ws)
             })
         })
         .collect();
     let mut out = Vec::with_capacity(tasks.len());
+    let mut sockets = Vec::with_capacity(tasks.len());
     for t in tasks {
-        if let Ok(Some(at)) = t.await {
-            out.push(at);
+        if let Ok((got, ws)) = t.await {
+            out.extend(got);
+            sockets.push(ws);
         }
+    }
+    let closing: Vec<_> = sockets
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+            })
+        })
+        .collect();
+    for c in closing {
+        let _ = c.await;
     }
     out
 }
@@ -307,6 +321,7 @@ pub async fn fanout(
             (None, Some((c, lines)))
         }
     };
+    let subscriber_read = time_subscriber_read(running, &channel).await?;
     let mut publisher = open(&url, &token("publisher", &[], &["bench:*"])).await?;
     let rss_before = status_kib("VmRSS:");
     let sampler = RssSampler::start();
@@ -344,7 +359,6 @@ pub async fn fanout(
     let peak = sampler.peak();
     drop(sampler);
     let _ = publisher.close(None).await;
-    let subscriber_read = time_subscriber_read(running, &channel).await?;
     let mut latencies: Vec<Duration> = times
         .iter()
         .map(|&t| Duration::from_micros(t.saturating_sub(t0)))

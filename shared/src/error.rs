@@ -31,8 +31,15 @@ pub enum ActionError {
 }
 
 impl From<StoreError> for ActionError {
+    /// A vanished connection is the client's to fix (reconnect); anything
+    /// else is ours.
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            StoreError::NoConnection(_) => {
+                Self::Unauthorized("connection is closed; reconnect".into())
+            }
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 

@@ -4,7 +4,6 @@
 use super::{Ctx, Reply};
 use crate::error::ActionError;
 use crate::protocol::ServerFrame;
-use crate::store::StoreError;
 
 pub(super) async fn auth(ctx: &Ctx<'_>, token: &str) -> Result<Reply, ActionError> {
     let principal = ctx
@@ -18,20 +17,10 @@ pub(super) async fn auth(ctx: &Ctx<'_>, token: &str) -> Result<Reply, ActionErro
             "token is for another user; reconnect to switch users".into(),
         ));
     }
-    match ctx
-        .app
+    ctx.app
         .store
         .update_principal(&ctx.conn.id, &principal)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::NoConnection(_)) => {
-            return Err(ActionError::Unauthorized(
-                "connection is closed; reconnect".into(),
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    }
+        .await?;
     Ok(Reply::one(ServerFrame::Authed {
         id: ctx.id.clone(),
         exp: principal.exp,

@@ -4,7 +4,6 @@ use super::{require_read, Ctx, Reply};
 use crate::channel::ChannelName;
 use crate::error::ActionError;
 use crate::protocol::{Position, ServerFrame};
-use crate::store::StoreError;
 
 pub(super) async fn subscribe(
     ctx: &Ctx<'_>,
@@ -26,18 +25,9 @@ pub(super) async fn subscribe(
             )));
         }
     }
-    match store
+    store
         .subscribe(ctx.conn, &channel, config.connection_ttl)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::NoConnection(_)) => {
-            return Err(ActionError::Unauthorized(
-                "connection is closed; reconnect".into(),
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    }
+        .await?;
     let head = store.stream_head(&channel).await?;
     let mut replayed = Vec::new();
     let recovered = match since {
