@@ -467,22 +467,31 @@ pub async fn leftovers(running: &Running) -> Result<usize, BenchError> {
         count += r
             .items()
             .iter()
-            .filter(|i| {
-                i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|pk| {
-                    pk.starts_with("conn#")
-                        || (pk.starts_with("user#")
-                            && i.get("sk")
-                                .and_then(|v| v.as_s().ok())
-                                .is_some_and(|sk| sk.starts_with("conn#")))
-                        || i.get("sk")
-                            .and_then(|v| v.as_s().ok())
-                            .is_some_and(|sk| sk.starts_with("sub#"))
-                })
-            })
+            .filter(|i| belongs_to_a_connection(i))
             .count();
         match r.last_evaluated_key {
             Some(k) => start = Some(k),
             None => return Ok(count),
         }
     }
+}
+
+/// Whether a table item is owned by a connection (its record, rate windows,
+/// subscriptions on either side, or its entry in the user index) — as opposed
+/// to channel streams, history and idempotency records, which outlive it.
+fn belongs_to_a_connection(
+    item: &std::collections::HashMap<String, wsfn::aws_sdk_dynamodb::types::AttributeValue>,
+) -> bool {
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+    };
+    let (pk, sk) = (
+        text("pk").unwrap_or_default(),
+        text("sk").unwrap_or_default(),
+    );
+    pk.starts_with("conn#")
+        || sk.starts_with(wsfn::store::keys::SUB_PREFIX)
+        || (pk.starts_with("user#") && sk.starts_with("conn#"))
 }
