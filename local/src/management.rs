@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, Response, StatusCode};
 use serde_json::json;
 
-use crate::connections::Outbound;
+use crate::connections::{Handle, Outbound};
 use crate::gateway::{Gateway, MAX_MESSAGE_BYTES};
 
 /// Injected behaviour of POST @connections (benchmarks, failure drills).
@@ -77,6 +77,16 @@ fn target(gw: &Gateway, params: &HashMap<String, String>) -> Result<String, AwsE
     })
 }
 
+/// The open connection a request names, or the error AWS answers with.
+fn connection(gw: &Gateway, params: &HashMap<String, String>) -> Result<Handle, AwsError> {
+    let id = target(gw, params)?;
+    gw.connections.get(&id).ok_or(AwsError {
+        status: StatusCode::GONE,
+        kind: "GoneException",
+        message: "",
+    })
+}
+
 /// POST: PostToConnection.
 pub async fn post(
     State((gw, faults)): State<(Arc<Gateway>, Faults)>,
@@ -133,12 +143,9 @@ pub async fn get(
     State((gw, _)): State<(Arc<Gateway>, Faults)>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response<Body> {
-    let id = match target(&gw, &params) {
-        Ok(id) => id,
+    let h = match connection(&gw, &params) {
+        Ok(h) => h,
         Err(e) => return e.response(),
-    };
-    let Some(h) = gw.connections.get(&id) else {
-        return aws_error(StatusCode::GONE, "GoneException", "");
     };
     let mut identity = json!({"sourceIp": h.source_ip});
     if let Some(ua) = &h.user_agent {
@@ -160,14 +167,11 @@ pub async fn delete(
     State((gw, _)): State<(Arc<Gateway>, Faults)>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response<Body> {
-    let id = match target(&gw, &params) {
-        Ok(id) => id,
-        Err(e) => return e.response(),
-    };
-    match gw.connections.get(&id) {
-        Some(h) if h.tx.send(Outbound::Close(1000, String::new())).is_ok() => {
+    match connection(&gw, &params) {
+        Ok(h) if h.tx.send(Outbound::Close(1000, String::new())).is_ok() => {
             empty(StatusCode::NO_CONTENT)
         }
+        Err(e) => e.response(),
         _ => aws_error(StatusCode::GONE, "GoneException", ""),
     }
 }
