@@ -181,10 +181,10 @@ async fn cost_per_action() {
         ),
         (
             "subscribe with since (2 missed, already subscribed)",
-            "4× GetItem, 1× Query, 1× TransactWriteItems, 1× UpdateItem",
+            "3× GetItem, 1× Query, 1× TransactWriteItems, 1× UpdateItem",
             3,
         ),
-        ("history", "3× GetItem, 1× Query, 1× UpdateItem", 1),
+        ("history", "2× GetItem, 1× Query, 1× UpdateItem", 1),
         ("presence", "1× GetItem, 1× Query, 1× UpdateItem", 1),
         ("auth", "1× GetItem, 2× UpdateItem", 1),
         (

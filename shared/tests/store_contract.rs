@@ -105,7 +105,16 @@ async fn expired_items_are_invisible(b: Backend) {
         max: 10,
     };
     s.append(msg("room:h", 1), short).await.unwrap();
-    assert!(s.history(&ch("room:h"), None, 10).await.unwrap().is_empty());
+    assert!(s
+        .history(
+            &ch("room:h"),
+            &s.stream_head(&ch("room:h")).await.unwrap(),
+            None,
+            10
+        )
+        .await
+        .unwrap()
+        .is_empty());
     s.remove_connection("x=").await.unwrap();
     s.remove_connection("y=").await.unwrap();
     assert_eq!(b.leftovers("x=").await + b.leftovers("y=").await, 0);
@@ -201,7 +210,15 @@ async fn concurrent_appends_never_collide(b: Backend) {
     }
     seqs.sort();
     assert_eq!(seqs, (1..=12).collect::<Vec<_>>());
-    let all = s.history(&ch("room:race"), Some(0), 100).await.unwrap();
+    let all = s
+        .history(
+            &ch("room:race"),
+            &s.stream_head(&ch("room:race")).await.unwrap(),
+            Some(0),
+            100,
+        )
+        .await
+        .unwrap();
     assert_eq!(
         all.iter().map(|m| m.seq).collect::<Vec<_>>(),
         (1..=12).collect::<Vec<_>>()
@@ -221,37 +238,75 @@ async fn history_reads_and_trims(b: Backend) {
     let seqs =
         |v: Vec<wsfn::protocol::MessageFrame>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(
-        seqs(s.history(&c, None, 100).await.unwrap()),
+        seqs(
+            s.history(&c, &s.stream_head(&c).await.unwrap(), None, 100)
+                .await
+                .unwrap()
+        ),
         vec![4, 5, 6, 7, 8],
         "trimmed to max"
     );
     assert_eq!(
-        seqs(s.history(&c, None, 2).await.unwrap()),
+        seqs(
+            s.history(&c, &s.stream_head(&c).await.unwrap(), None, 2)
+                .await
+                .unwrap()
+        ),
         vec![7, 8],
         "latest, oldest first"
     );
     assert_eq!(
-        seqs(s.history(&c, Some(5), 2).await.unwrap()),
+        seqs(
+            s.history(&c, &s.stream_head(&c).await.unwrap(), Some(5), 2)
+                .await
+                .unwrap()
+        ),
         vec![6, 7],
         "first after since"
     );
     assert_eq!(
-        seqs(s.history(&c, Some(1), 100).await.unwrap()),
+        seqs(
+            s.history(&c, &s.stream_head(&c).await.unwrap(), Some(1), 100)
+                .await
+                .unwrap()
+        ),
         vec![4, 5, 6, 7, 8]
     );
-    assert!(s.history(&c, Some(8), 10).await.unwrap().is_empty());
     assert!(s
-        .history(&ch("room:none"), None, 10)
+        .history(&c, &s.stream_head(&c).await.unwrap(), Some(8), 10)
         .await
         .unwrap()
         .is_empty());
+    assert!(s
+        .history(
+            &ch("room:none"),
+            &s.stream_head(&ch("room:none")).await.unwrap(),
+            None,
+            10
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    let stale = wsfn::store::StreamHead {
+        seq: 8,
+        epoch: "another-epoch".into(),
+    };
+    assert!(
+        s.history(&c, &stale, None, 10).await.unwrap().is_empty(),
+        "other epoch: nothing"
+    );
     let none = HistoryLimits {
         ttl: Duration::from_secs(600),
         max: 0,
     };
     s.append(msg("room:nohist", 1), none).await.unwrap();
     assert!(s
-        .history(&ch("room:nohist"), None, 10)
+        .history(
+            &ch("room:nohist"),
+            &s.stream_head(&ch("room:nohist")).await.unwrap(),
+            None,
+            10
+        )
         .await
         .unwrap()
         .is_empty());
@@ -299,7 +354,15 @@ async fn idempotent_append(b: Backend) {
         3
     );
     assert_eq!(
-        s.history(&ch("room:i"), Some(0), 10).await.unwrap().len(),
+        s.history(
+            &ch("room:i"),
+            &s.stream_head(&ch("room:i")).await.unwrap(),
+            Some(0),
+            10
+        )
+        .await
+        .unwrap()
+        .len(),
         3,
         "duplicate not stored"
     );

@@ -20,7 +20,7 @@ pub(super) async fn history(
         _ => 0,
     };
     let messages = store
-        .history(&channel, since.as_ref().map(|_| after), limit)
+        .history(&channel, &head, since.as_ref().map(|_| after), limit)
         .await?;
     // Complete: nothing between the requested start and the first message
     // returned was lost (expired, trimmed, or another epoch).

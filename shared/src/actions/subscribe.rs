@@ -36,7 +36,7 @@ pub(super) async fn subscribe(
             // Another stream (or a position from the future): replay what
             // history holds, but the client must know it is not contiguous.
             replayed = store
-                .history(&channel, Some(0), config.history_max.max(1))
+                .history(&channel, &head, Some(0), config.history_max.max(1))
                 .await?;
             Some(false)
         }
@@ -46,7 +46,7 @@ pub(super) async fn subscribe(
                 let limit = u32::try_from(missed)
                     .unwrap_or(u32::MAX)
                     .min(config.history_max.max(1));
-                replayed = store.history(&channel, Some(pos.seq), limit).await?;
+                replayed = store.history(&channel, &head, Some(pos.seq), limit).await?;
             }
             let contiguous = replayed
                 .iter()

@@ -659,10 +659,10 @@ impl Store for DynamoStore {
     async fn history(
         &self,
         channel: &ChannelName,
+        head: &StreamHead,
         after: Option<u64>,
         limit: u32,
     ) -> Result<Vec<MessageFrame>, StoreError> {
-        let head = self.stream_head(channel).await?;
         if limit == 0 || head.seq == 0 {
             return Ok(Vec::new());
         }

@@ -331,12 +331,16 @@ impl Store for MemoryStore {
     async fn history(
         &self,
         channel: &ChannelName,
+        head: &StreamHead,
         after: Option<u64>,
         limit: u32,
     ) -> Result<Vec<MessageFrame>, StoreError> {
         let now = now_secs();
         let mut s = self.lock();
         let stream = live_stream(&mut s, channel.as_str(), now);
+        if stream.epoch != head.epoch {
+            return Ok(Vec::new());
+        }
         let live = stream
             .history
             .iter()

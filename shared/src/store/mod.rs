@@ -207,11 +207,14 @@ pub trait Store: Send + Sync {
         window: u64,
         ttl: Duration,
     ) -> Result<u32, StoreError>;
-    /// Live history of the stream's current epoch, oldest first: the first
-    /// `limit` messages after `after`, or the latest `limit` without it.
+    /// Live history of the stream at `head` (read by the caller with
+    /// [`Store::stream_head`]), oldest first: the first `limit` messages after
+    /// `after`, or the latest `limit` without it. Entries of another epoch
+    /// are never returned.
     async fn history(
         &self,
         channel: &ChannelName,
+        head: &StreamHead,
         after: Option<u64>,
         limit: u32,
     ) -> Result<Vec<MessageFrame>, StoreError>;
