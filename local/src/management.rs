@@ -168,7 +168,11 @@ pub async fn delete(
     Path(params): Path<HashMap<String, String>>,
 ) -> Response<Body> {
     match connection(&gw, &params) {
-        Ok(h) if h.tx.send(Outbound::Close(1000, String::new())).is_ok() => {
+        Ok(h)
+            if h.tx
+                .send(Outbound::Close(1000, "Connection Closed Normally".into()))
+                .is_ok() =>
+        {
             empty(StatusCode::NO_CONTENT)
         }
         Err(e) => e.response(),
