@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, Response, StatusCode};
@@ -118,17 +119,16 @@ impl Gateway {
         route: &str,
         connection: &str,
         event: Value,
-    ) -> Option<Result<i64, String>> {
+    ) -> Option<Result<ApiGatewayProxyResponse, String>> {
         let function = self.spec.routes.get(route)?;
         let started = Instant::now();
         let result = self
             .invoker
             .invoke(&function.logical_id, event)
             .await
-            .map(|r| r.status_code)
             .map_err(|e| e.to_string());
         let status = match &result {
-            Ok(s) => s.to_string(),
+            Ok(r) => r.status_code.to_string(),
             Err(_) => "error".to_string(),
         };
         self.console
@@ -233,16 +233,8 @@ pub async fn upgrade(
     let source_ip = peer.ip().to_string();
     let info = gw.info(&id, connected_at, &source_ip);
     let mut response = Response::new(Body::empty());
-    if let Some(function) = gw.spec.routes.get("$connect") {
-        let event = events::connect_json(&info, &headers, &query, &ids::request_id(), connected_at);
-        let started = Instant::now();
-        let result = gw.invoker.invoke(&function.logical_id, event).await;
-        let status = match &result {
-            Ok(r) => r.status_code.to_string(),
-            Err(_) => "error".into(),
-        };
-        gw.console
-            .event("$connect", &id, &status, started.elapsed());
+    let event = events::connect_json(&info, &headers, &query, &ids::request_id(), connected_at);
+    if let Some(result) = gw.invoke("$connect", &id, event).await {
         match result {
             Ok(r) if (200..300).contains(&r.status_code) => {
                 for (k, v) in &r.headers {
@@ -256,10 +248,7 @@ pub async fn upgrade(
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 return plain(status, status.canonical_reason().unwrap_or_default());
             }
-            Err(e) => {
-                gw.console.note(&format!("$connect failed: {e}"));
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
-            }
+            Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
         }
     }
     let (tx, rx) = mpsc::unbounded_channel();

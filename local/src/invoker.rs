@@ -74,9 +74,6 @@ pub fn function_env(
     for name in spec
         .env
         .keys()
-        .cloned()
-        .collect::<Vec<_>>()
-        .iter()
         .map(String::as_str)
         .chain(VARIABLES.iter().copied())
     {

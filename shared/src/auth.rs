@@ -216,7 +216,9 @@ pub struct HandshakeToken {
     pub offered_subprotocol: bool,
 }
 
-fn header<'a>(headers: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+/// A request header by name, case-insensitively (API Gateway keeps the
+/// client's capitalisation).
+pub fn header<'a>(headers: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))

@@ -48,11 +48,6 @@ fn context(
     ctx
 }
 
-fn to_event(v: Value) -> WsEvent {
-    // The shapes above always match the struct; a failure here is a bug.
-    serde_json::from_value(v).unwrap_or_default()
-}
-
 /// The `$connect` event: headers, multiValueHeaders and query parameters.
 pub fn connect_json(
     info: &ConnectionInfo,
@@ -123,7 +118,8 @@ pub fn message_json(
     })
 }
 
-/// Parses any of the above into the handlers' event type.
+/// Parses any of the above into the handlers' event type (the shapes above
+/// always match the struct; a failure would be a bug here).
 pub fn parse(v: Value) -> WsEvent {
-    to_event(v)
+    serde_json::from_value(v).unwrap_or_default()
 }

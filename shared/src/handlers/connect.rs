@@ -9,7 +9,7 @@ use aws_lambda_events::http::HeaderValue;
 
 use super::{response, WsEvent};
 use crate::app::App;
-use crate::auth::{HandshakeToken, SUBPROTOCOL};
+use crate::auth::{header, HandshakeToken, SUBPROTOCOL};
 use crate::channel::ChannelName;
 use crate::store::{ConnectionRecord, StoreError};
 use crate::time::now_millis;
@@ -25,10 +25,7 @@ pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let origin = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("origin"))
-        .map(|(_, v)| v.as_str());
+    let origin = header(&headers, "origin");
     if !app.config.allowed_origins.allows(origin) {
         tracing::info!(connection = %connection_id, origin, "origin not allowed");
         return Ok(response(403, "Forbidden"));
