@@ -145,7 +145,7 @@ async fn expect(ws: &mut Ws, kind: &str) -> Result<Value, BenchError> {
 }
 
 fn token(sub: &str, subscribe: &[&str], publish: &[&str]) -> String {
-    wsfn::testkit::token(wsfn::config::DEV_SECRET, sub, subscribe, publish)
+    wsfn::testkit::token(wsfn::testkit::DEV_SECRET, sub, subscribe, publish)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -6,22 +6,39 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc;
 
-/// What the gateway asks a socket task to do.
+/// Frames a connection may have queued for a client that is not reading;
+/// past it the management API answers 429, as API Gateway does when a
+/// client's buffer is full.
+pub const OUTBOUND_QUEUE: usize = 256;
+
+/// A frame for the socket's writer.
 #[derive(Debug)]
 pub enum Outbound {
     /// Send a text frame.
     Text(String),
     /// Send a binary frame (management POST with non-UTF-8 data).
     Binary(Vec<u8>),
-    /// Close with this code and reason, then fire `$disconnect`.
-    Close(u16, String),
+}
+
+/// A close request: code and reason, then `$disconnect` fires.
+pub type Close = (u16, String);
+
+/// Why a frame could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueError {
+    /// The client is not reading fast enough: the queue is full.
+    Full,
+    /// The socket is closing or closed.
+    Gone,
 }
 
 /// One open connection as the management API sees it.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Handle {
-    /// Queue to the socket task.
-    pub tx: mpsc::UnboundedSender<Outbound>,
+    /// Frames to the socket's writer (bounded: [`OUTBOUND_QUEUE`]).
+    pub tx: mpsc::Sender<Outbound>,
+    /// Close requests: never blocked by a full frame queue.
+    pub close: mpsc::UnboundedSender<Close>,
     /// Connection open time, ms.
     pub connected_at: u64,
     /// Last inbound data frame, ms.
@@ -33,6 +50,19 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// Queues a frame without waiting.
+    pub fn send(&self, frame: Outbound) -> Result<(), QueueError> {
+        self.tx.try_send(frame).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => QueueError::Full,
+            mpsc::error::TrySendError::Closed(_) => QueueError::Gone,
+        })
+    }
+
+    /// Asks the socket to close; false when it is already gone.
+    pub fn close(&self, code: u16, reason: &str) -> bool {
+        self.close.send((code, reason.to_string())).is_ok()
+    }
+
     /// Last activity, ms since the Unix epoch.
     pub fn last_active_ms(&self) -> u64 {
         self.last_active.load(Ordering::Relaxed)
@@ -40,7 +70,7 @@ impl Handle {
 }
 
 /// All open connections by id.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct Connections {
     map: Mutex<HashMap<String, Handle>>,
 }
@@ -78,7 +108,7 @@ impl Connections {
     /// Asks every socket to close (shutdown).
     pub fn close_all(&self, code: u16, reason: &str) {
         for h in self.lock().values() {
-            let _ = h.tx.send(Outbound::Close(code, reason.to_string()));
+            h.close(code, reason);
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::template::ApiSpec;
 
 /// Prints to stderr, coloured when it is a terminal and `NO_COLOR` is unset.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct Console {
     color: bool,
     quiet: bool,
@@ -61,7 +61,7 @@ impl Console {
             out.push_str(&format!(
                 "\n  {} JWT_SECRET is not set: using the dev secret `{}`.\n  Mint a token: wsfn-local token --sub alice --subscribe 'room:*' --publish 'room:*'\n",
                 paint(c, "33", "note:"),
-                wsfn::config::DEV_SECRET
+                wsfn::testkit::DEV_SECRET
             ));
         }
         eprintln!("{out}");

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use wsfn::events::{self, ConnectionInfo};
 
-use crate::connections::{Connections, Handle, Outbound};
+use crate::connections::{Close, Connections, Handle, Outbound, OUTBOUND_QUEUE};
 use crate::console::Console;
 use crate::ids;
 use crate::invoker::Invoker;
@@ -63,6 +63,15 @@ pub struct Gateway {
     shutdown: watch::Sender<bool>,
     active: AtomicUsize,
     drained: Notify,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("opts", &self.opts)
+            .field("connections", &self.connections.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Gateway {
@@ -251,12 +260,14 @@ pub async fn upgrade(
             Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
         }
     }
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+    let (close_tx, close_rx) = mpsc::unbounded_channel();
     let last_active = Arc::new(AtomicU64::new(connected_at));
     gw.connections.insert(
         id.clone(),
         Handle {
             tx,
+            close: close_tx,
             connected_at,
             last_active: last_active.clone(),
             source_ip: source_ip.clone(),
@@ -268,7 +279,13 @@ pub async fn upgrade(
     let gw2 = gw.clone();
     tokio::spawn(async move {
         let (code, reason) = match on_upgrade.await {
-            Ok(upgraded) => run_socket(&gw2, &info, TokioIo::new(upgraded), rx, last_active).await,
+            Ok(upgraded) => {
+                let queues = Queues {
+                    frames: rx,
+                    close: close_rx,
+                };
+                run_socket(&gw2, &info, TokioIo::new(upgraded), queues, last_active).await
+            }
             Err(e) => (1006, format!("upgrade failed: {e}")),
         };
         gw2.connections.remove(&info.connection_id);
@@ -296,17 +313,43 @@ pub async fn upgrade(
     response
 }
 
+/// What the rest of the gateway sends a socket task.
+struct Queues {
+    frames: mpsc::Receiver<Outbound>,
+    close: mpsc::UnboundedReceiver<Close>,
+}
+
+/// Writes queued frames until the queue closes or a write fails (returns
+/// why). It runs apart from the reader and the timers, so a client that
+/// stops reading blocks only this task: idle timeout, maximum duration,
+/// DELETE @connections and shutdown still close the socket.
+async fn write_loop<W>(sink: Arc<tokio::sync::Mutex<W>>, mut frames: mpsc::Receiver<Outbound>) -> String
+where
+    W: futures::Sink<Message, Error = WsError> + Unpin,
+{
+    while let Some(frame) = frames.recv().await {
+        let msg = match frame {
+            Outbound::Text(t) => Message::Text(t.into()),
+            Outbound::Binary(b) => Message::Binary(b.into()),
+        };
+        if let Err(e) = sink.lock().await.send(msg).await {
+            return e.to_string();
+        }
+    }
+    "queue closed".into()
+}
+
 /// Drives one socket until it closes; returns the close code and reason for
 /// `$disconnect`.
 async fn run_socket<S>(
     gw: &Arc<Gateway>,
     info: &ConnectionInfo,
     io: S,
-    mut rx: mpsc::UnboundedReceiver<Outbound>,
+    queues: Queues,
     last_active: Arc<AtomicU64>,
 ) -> (u16, String)
 where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let mut config = WebSocketConfig::default();
     config.max_frame_size = Some(MAX_FRAME_BYTES);
@@ -315,16 +358,14 @@ where
     config.read_buffer_size = 8 * 1024;
     config.write_buffer_size = 0;
     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-    let (mut sink, mut stream) = ws.split();
+    let (sink, mut stream) = ws.split();
+    let sink = Arc::new(tokio::sync::Mutex::new(sink));
+    let mut writer = tokio::spawn(write_loop(sink.clone(), queues.frames));
+    let mut close_rx = queues.close;
     let mut shutdown = gw.shutdown.subscribe();
     let hard_deadline = tokio::time::Instant::now() + gw.opts.max_duration;
     let mut idle_deadline = tokio::time::Instant::now() + gw.opts.idle_timeout;
-    let close = |code: u16, reason: &str| {
-        Message::Close(Some(CloseFrame {
-            code: CloseCode::from(code),
-            reason: reason.to_string().into(),
-        }))
-    };
+    let going_away = || (1001, "Going away".to_string(), true);
     let (code, reason, send_close) = loop {
         tokio::select! {
             frame = stream.next() => match frame {
@@ -343,29 +384,29 @@ where
                 Some(Err(e)) => break (1006, e.to_string(), false),
                 None => break (1006, "Connection lost".to_string(), false),
             },
-            cmd = rx.recv() => match cmd {
-                Some(Outbound::Text(t)) => {
-                    if let Err(e) = sink.send(Message::Text(t.into())).await {
-                        break (1006, e.to_string(), false);
-                    }
-                }
-                Some(Outbound::Binary(b)) => {
-                    if let Err(e) = sink.send(Message::Binary(b.into())).await {
-                        break (1006, e.to_string(), false);
-                    }
-                }
-                Some(Outbound::Close(c, r)) => break (c, r, true),
-                None => break (1001, "Going away".to_string(), true),
+            cmd = close_rx.recv() => match cmd {
+                Some((c, r)) => break (c, r, true),
+                None => break going_away(),
             },
-            _ = tokio::time::sleep_until(idle_deadline) => break (1001, "Going away".to_string(), true),
-            _ = tokio::time::sleep_until(hard_deadline) => break (1001, "Going away".to_string(), true),
-            _ = shutdown.changed() => break (1001, "Going away".to_string(), true),
+            why = &mut writer => break (1006, why.unwrap_or_else(|e| e.to_string()), false),
+            _ = tokio::time::sleep_until(idle_deadline) => break going_away(),
+            _ = tokio::time::sleep_until(hard_deadline) => break going_away(),
+            _ = shutdown.changed() => break going_away(),
         }
     };
+    // A writer stuck on a client that does not read is abandoned here.
+    writer.abort();
+    let bounded = Duration::from_secs(1);
     if send_close {
-        let _ = sink.send(close(code, &reason)).await;
+        let frame = Message::Close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.clone().into(),
+        }));
+        if let Ok(mut sink) = tokio::time::timeout(bounded, sink.lock()).await {
+            let _ = tokio::time::timeout(bounded, sink.send(frame)).await;
+        }
         // Give the client a moment to answer the close handshake (bounded).
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = tokio::time::timeout(bounded, async {
             while let Some(Ok(m)) = stream.next().await {
                 if matches!(m, Message::Close(_)) {
                     break;
@@ -373,8 +414,8 @@ where
             }
         })
         .await;
-    } else {
-        let _ = sink.close().await;
+    } else if let Ok(mut sink) = tokio::time::timeout(bounded, sink.lock()).await {
+        let _ = tokio::time::timeout(bounded, sink.close()).await;
     }
     (code, reason)
 }
@@ -390,7 +431,7 @@ fn spawn_route(gw: Arc<Gateway>, info: ConnectionInfo, body: String) {
         };
         let Some(route) = gw.select_route(&body) else {
             if let Some(h) = gw.connections.get(&info.connection_id) {
-                let _ = h.tx.send(Outbound::Text(reply("Forbidden")));
+                let _ = h.send(Outbound::Text(reply("Forbidden")));
             }
             return;
         };
@@ -404,7 +445,7 @@ fn spawn_route(gw: Arc<Gateway>, info: ConnectionInfo, body: String) {
         );
         if let Some(Err(_)) = gw.invoke(&route, &info.connection_id, event).await {
             if let Some(h) = gw.connections.get(&info.connection_id) {
-                let _ = h.tx.send(Outbound::Text(reply("Internal server error")));
+                let _ = h.send(Outbound::Text(reply("Internal server error")));
             }
         }
     });

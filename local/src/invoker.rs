@@ -9,10 +9,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use wsfn::app::App;
-use wsfn::config::{Config, DEV_SECRET, VARIABLES};
+use wsfn::config::{Config, VARIABLES};
 use wsfn::handlers::{self, WsEvent};
 use wsfn::push::PusherFactory;
 use wsfn::store::Store;
+use wsfn::testkit::DEV_SECRET;
 
 use crate::template::{ApiSpec, FunctionSpec};
 
@@ -41,7 +42,7 @@ pub trait Invoker: Send + Sync {
     ) -> Result<ApiGatewayProxyResponse, InvokeError>;
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Handler {
     Connect,
     Disconnect,
@@ -49,6 +50,7 @@ enum Handler {
 }
 
 /// Calls the handlers in this process.
+#[derive(Debug)]
 pub struct InProcessInvoker {
     functions: HashMap<String, (Handler, App)>,
 }

@@ -98,6 +98,7 @@ pub enum StartError {
 }
 
 /// A running gateway.
+#[derive(Debug)]
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,

@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, Response, StatusCode};
 use serde_json::json;
 
-use crate::connections::{Handle, Outbound};
+use crate::connections::{Handle, Outbound, QueueError};
 use crate::gateway::{Gateway, MAX_MESSAGE_BYTES};
 
 /// Injected behaviour of POST @connections (benchmarks, failure drills).
@@ -132,10 +132,15 @@ pub async fn post(
         Ok(text) => Outbound::Text(text),
         Err(e) => Outbound::Binary(e.into_bytes()),
     };
-    if handle.tx.send(frame).is_err() {
-        return aws_error(StatusCode::GONE, "GoneException", "");
+    match handle.send(frame) {
+        Ok(()) => empty(StatusCode::OK),
+        Err(QueueError::Full) => aws_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "LimitExceededException",
+            "the client is not reading: its buffer is full",
+        ),
+        Err(QueueError::Gone) => aws_error(StatusCode::GONE, "GoneException", ""),
     }
-    empty(StatusCode::OK)
 }
 
 /// GET: GetConnection.
@@ -168,13 +173,7 @@ pub async fn delete(
     Path(params): Path<HashMap<String, String>>,
 ) -> Response<Body> {
     match connection(&gw, &params) {
-        Ok(h)
-            if h.tx
-                .send(Outbound::Close(1000, "Connection Closed Normally".into()))
-                .is_ok() =>
-        {
-            empty(StatusCode::NO_CONTENT)
-        }
+        Ok(h) if h.close(1000, "Connection Closed Normally") => empty(StatusCode::NO_CONTENT),
         Err(e) => e.response(),
         _ => aws_error(StatusCode::GONE, "GoneException", ""),
     }

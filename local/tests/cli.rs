@@ -35,7 +35,7 @@ fn token_is_signed_with_the_dev_secret_and_carries_capabilities() {
     );
     assert!(ok);
     let verifier = wsfn::auth::Verifier::new(
-        wsfn::auth::JwtKey::hs256(wsfn::config::DEV_SECRET).unwrap(),
+        wsfn::auth::JwtKey::hs256(wsfn::testkit::DEV_SECRET).unwrap(),
         None,
         None,
         0,

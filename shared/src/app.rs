@@ -19,6 +19,14 @@ pub struct App {
     pub pushers: Arc<dyn PusherFactory>,
 }
 
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 impl App {
     /// Bundles the dependencies.
     pub fn new(config: Config, store: Arc<dyn Store>, pushers: Arc<dyn PusherFactory>) -> Self {

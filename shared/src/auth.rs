@@ -8,6 +8,30 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::{ChannelName, Pattern};
 
+/// Longest `sub` accepted: user ids become parts of DynamoDB keys (at most
+/// 2,048 bytes) and of presence replies.
+pub const MAX_SUB_BYTES: usize = 256;
+
+/// Refuses a token whose header lists critical extensions (`crit`, RFC 7515
+/// §4.1.11): wsfn understands none, so it must not accept such a token.
+fn refuse_critical_extensions(token: &str) -> Result<(), AuthError> {
+    use base64::Engine;
+    let Some(segment) = token.split('.').next() else {
+        return Ok(());
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment) else {
+        // Left for the verifier to reject with its own message.
+        return Ok(());
+    };
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(header) if header.get("crit").is_some() => Err(AuthError::Invalid(
+            "the token header lists critical extensions (crit) this server does not understand"
+                .into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Subprotocol the server answers with when a client offers it.
 pub const SUBPROTOCOL: &str = "wsfn.v1";
 const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
@@ -17,6 +41,15 @@ const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
 pub struct JwtKey {
     key: DecodingKey,
     alg: Algorithm,
+}
+
+impl std::fmt::Debug for JwtKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key material.
+        f.debug_struct("JwtKey")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
 }
 
 impl JwtKey {
@@ -131,7 +164,7 @@ struct RawClaims {
 }
 
 /// Verifies tokens with the pinned key, issuer, audience and leeway.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Verifier {
     key: JwtKey,
     validation: Validation,
@@ -173,6 +206,7 @@ impl Verifier {
     /// Checks signature, algorithm, exp/nbf/iss/aud and the capability claims.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         use jsonwebtoken::errors::ErrorKind;
+        refuse_critical_extensions(token)?;
         let data =
             decode::<RawClaims>(token, &self.key.key, &self.validation).map_err(|e| {
                 match e.kind() {
@@ -183,6 +217,12 @@ impl Verifier {
         let c = data.claims;
         if c.sub.is_empty() {
             return Err(AuthError::Invalid("empty sub".into()));
+        }
+        if c.sub.len() > MAX_SUB_BYTES {
+            return Err(AuthError::Invalid(format!(
+                "sub is {} bytes; at most {MAX_SUB_BYTES}",
+                c.sub.len()
+            )));
         }
         let subscribe = c.subscribe.unwrap_or_default();
         let publish = c.publish.unwrap_or_default();
@@ -216,27 +256,37 @@ pub struct HandshakeToken {
     pub offered_subprotocol: bool,
 }
 
-/// A request header by name, case-insensitively (API Gateway keeps the
-/// client's capitalisation).
-pub fn header<'a>(headers: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+/// Every value of a request header, case-insensitively (API Gateway keeps
+/// the client's capitalisation; a header sent on several lines has several
+/// values, in `multiValueHeaders`).
+pub fn header_values<'a>(
+    headers: &'a [(String, String)],
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
 }
 
+/// The first value of a request header, case-insensitively.
+pub fn header<'a>(headers: &'a [(String, String)], name: &'a str) -> Option<&'a str> {
+    header_values(headers, name).next()
+}
+
 impl HandshakeToken {
-    /// Extracts the token from the `$connect` headers and query.
-    pub fn extract(headers: &HashMap<String, String>, query: &HashMap<String, String>) -> Self {
-        let protocols: Vec<&str> = header(headers, "sec-websocket-protocol")
-            .map(|v| v.split(',').map(str::trim).collect())
-            .unwrap_or_default();
+    /// Extracts the token from the `$connect` headers (every line of each)
+    /// and query.
+    pub fn extract(headers: &[(String, String)], query: &HashMap<String, String>) -> Self {
+        let protocols: Vec<&str> = header_values(headers, "sec-websocket-protocol")
+            .flat_map(|v| v.split(',').map(str::trim))
+            .collect();
         let offered_subprotocol = protocols.contains(&SUBPROTOCOL);
         let from_protocol = protocols
             .iter()
             .find_map(|p| p.strip_prefix(BEARER_PROTOCOL_PREFIX))
             .filter(|t| !t.is_empty());
-        let from_header = header(headers, "authorization").and_then(|v| {
+        let from_header = header_values(headers, "authorization").find_map(|v| {
             let (scheme, rest) = v.trim().split_once(' ')?;
             scheme
                 .eq_ignore_ascii_case("bearer")

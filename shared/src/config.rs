@@ -28,8 +28,10 @@ pub const VARIABLES: &[&str] = &[
     "FANOUT_CONCURRENCY",
 ];
 
-/// The dev secret the local gateway uses when `JWT_SECRET` is unset.
-pub const DEV_SECRET: &str = "wsfn-local-dev-secret";
+/// Largest `MAX_MESSAGE_BYTES`: a `message` frame carrying that much data
+/// plus its envelope (channel, sender, epoch, id) must still fit the
+/// management API's 128 KB.
+pub const MAX_MESSAGE_BYTES_LIMIT: usize = 124 * 1024;
 
 /// Why the configuration was refused; always names the variable.
 #[derive(Debug, thiserror::Error)]
@@ -235,7 +237,12 @@ impl Config {
             verifier,
             allowed_origins,
             max_connections_per_user: env.num("MAX_CONNECTIONS_PER_USER", 10u32, 1, 100_000)?,
-            max_message_bytes: env.num("MAX_MESSAGE_BYTES", 32_768usize, 64, 131_072)?,
+            max_message_bytes: env.num(
+                "MAX_MESSAGE_BYTES",
+                32_768usize,
+                64,
+                MAX_MESSAGE_BYTES_LIMIT,
+            )?,
             max_subscriptions_per_connection: env.num(
                 "MAX_SUBSCRIPTIONS_PER_CONNECTION",
                 100u32,

@@ -1,4 +1,5 @@
-//! The action layer's one error enum and its mapping to wire error codes.
+//! The error enums of the action and handler layers, and their mapping to
+//! wire codes (actions) and Lambda error types (handlers).
 
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::store::StoreError;
@@ -25,9 +26,9 @@ pub enum ActionError {
     /// A per-connection quota was reached.
     #[error("{0}")]
     LimitExceeded(String),
-    /// Store or push failure; the detail is logged, the client sees a generic message.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Store failure; the detail is logged, the client sees a generic message.
+    #[error("internal error")]
+    Internal(#[source] StoreError),
 }
 
 impl From<StoreError> for ActionError {
@@ -38,7 +39,7 @@ impl From<StoreError> for ActionError {
             StoreError::NoConnection(_) => {
                 Self::Unauthorized("connection is closed; reconnect".into())
             }
-            other => Self::Internal(other.to_string()),
+            other => Self::Internal(other),
         }
     }
 }
@@ -75,6 +76,29 @@ impl ActionError {
     }
 }
 
+/// Why a handler failed the invocation itself (API Gateway then answers the
+/// client with its own error). Client mistakes never get here.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The store failed where no reply to the client could say so
+    /// (`$connect`, `$disconnect`).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl HandlerError {
+    /// The Lambda `errorType` (the runtime's `Diagnostic`): names the failure
+    /// class so alarms and log queries can tell them apart.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Store(StoreError::Backend { .. }) => "wsfn.StoreBackendError",
+            Self::Store(StoreError::Contention(_)) => "wsfn.StoreContention",
+            Self::Store(StoreError::Corrupt { .. }) => "wsfn.CorruptItem",
+            Self::Store(StoreError::NoConnection(_)) => "wsfn.NoConnection",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,15 +119,20 @@ mod tests {
                 ErrorCode::LimitExceeded,
             ),
             (
-                ActionError::Internal("secret detail".into()),
+                ActionError::from(StoreError::Contention("secret detail".into())),
                 ErrorCode::Internal,
+            ),
+            (
+                ActionError::from(StoreError::NoConnection("c".into())),
+                ErrorCode::Unauthorized,
             ),
         ];
         for (e, code) in cases {
             assert_eq!(e.code(), code);
         }
-        let internal = ActionError::Internal("secret detail".into());
+        let internal = ActionError::from(StoreError::Contention("secret detail".into()));
         assert!(!internal.client_message().contains("secret"));
+        assert!(std::error::Error::source(&internal).is_some());
         match internal.to_frame(Some("7".into())) {
             ServerFrame::Error { id, code, .. } => {
                 assert_eq!(id.as_deref(), Some("7"));
@@ -111,5 +140,13 @@ mod tests {
             }
             _ => panic!("not an error frame"),
         }
+    }
+
+    #[test]
+    fn handler_errors_have_a_lambda_error_type() {
+        let e = HandlerError::from(StoreError::Contention("x".into()));
+        assert_eq!(e.error_type(), "wsfn.StoreContention");
+        let e = HandlerError::from(StoreError::corrupt("x"));
+        assert_eq!(e.error_type(), "wsfn.CorruptItem");
     }
 }

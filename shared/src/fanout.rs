@@ -3,15 +3,13 @@
 //! transient failures retried with exponential backoff and full jitter, gone
 //! connections removed. One failing subscriber never stops the others.
 
-use std::collections::VecDeque;
-use std::time::Duration;
-
 use futures::stream::{FuturesUnordered, StreamExt};
+use std::collections::VecDeque;
 
 use crate::channel::ChannelName;
 use crate::push::{PushError, Pusher};
-
-use crate::store::{Page, Store, StoreError, Subscriber};
+use crate::retry::Backoff;
+use crate::store::{ConnectionStore, Page, StoreError, Subscriber, SubscriptionStore};
 
 /// Fan-out tuning.
 #[derive(Debug, Clone, Copy)]
@@ -22,10 +20,8 @@ pub struct FanoutOptions {
     pub page_size: u32,
     /// Attempts per push for retryable failures (1 = no retry).
     pub max_attempts: u32,
-    /// First backoff; doubles per attempt, capped at `max_backoff`.
-    pub base_backoff: Duration,
-    /// Backoff ceiling.
-    pub max_backoff: Duration,
+    /// Sleep between attempts.
+    pub backoff: Backoff,
 }
 
 impl Default for FanoutOptions {
@@ -34,8 +30,7 @@ impl Default for FanoutOptions {
             concurrency: 64,
             page_size: 500,
             max_attempts: 6,
-            base_backoff: Duration::from_millis(25),
-            max_backoff: Duration::from_secs(1),
+            backoff: Backoff::PUSH,
         }
     }
 }
@@ -67,17 +62,11 @@ pub async fn push_with_retry(
     payload: &[u8],
     opts: &FanoutOptions,
 ) -> (Result<(), PushError>, u32) {
-    use rand::Rng;
     let mut attempt = 0u32;
     loop {
         match pusher.post(id, payload).await {
             Err(e) if e.retryable() && attempt + 1 < opts.max_attempts.max(1) => {
-                let ceiling = opts
-                    .base_backoff
-                    .saturating_mul(1 << attempt.min(16))
-                    .min(opts.max_backoff);
-                let ms = rand::rng().random_range(0..=ceiling.as_millis() as u64);
-                tokio::time::sleep(Duration::from_millis(ms)).await;
+                opts.backoff.sleep(attempt).await;
                 attempt += 1;
             }
             other => return (other, attempt),
@@ -85,8 +74,8 @@ pub async fn push_with_retry(
     }
 }
 
-async fn push_one(
-    store: &dyn Store,
+async fn push_one<S: ConnectionStore + ?Sized>(
+    store: &S,
     pusher: &dyn Pusher,
     sub: Subscriber,
     payload: &[u8],
@@ -140,8 +129,8 @@ enum Event {
 /// the current one is being pushed (at most about two pages are held). If a
 /// page cannot be read, the pushes already started still finish before the
 /// error is returned.
-pub async fn fan_out(
-    store: &dyn Store,
+pub async fn fan_out<S: SubscriptionStore + ConnectionStore + ?Sized>(
+    store: &S,
     pusher: &dyn Pusher,
     channel: &ChannelName,
     payload: &[u8],

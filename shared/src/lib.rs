@@ -2,15 +2,20 @@
 //!
 //! The three handlers in [`handlers`] are plain async fns over an
 //! [`app::App`]; the Lambda binaries, the local gateway and the tests all
-//! call them the same way. The wire contract is PROTOCOL.md.
+//! call them the same way. The wire contract is `docs/protocol.md`.
+//!
+//! The `testkit` feature adds what the local gateway and tests need and
+//! production does not: API Gateway event builders ([`events`]), a recording
+//! pusher and token minting ([`testkit`]), and store inspection helpers.
 
-pub mod actions;
+mod actions;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod channel;
 pub mod config;
-pub mod error;
+mod error;
+#[cfg(feature = "testkit")]
 pub mod events;
 pub mod fanout;
 pub mod handlers;
@@ -18,11 +23,13 @@ pub mod logging;
 pub mod metrics;
 pub mod protocol;
 pub mod push;
-pub mod ratelimit;
+pub mod retry;
 pub mod store;
+#[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod time;
 
 pub use aws_config;
 pub use aws_lambda_events;
 pub use aws_sdk_dynamodb;
+pub use error::{ActionError, HandlerError};

@@ -6,10 +6,16 @@ use serde_json::Value;
 
 use crate::channel::ChannelName;
 
+mod scan;
+pub use scan::extract_id;
+
 /// Longest client `id` the protocol accepts.
 pub const MAX_ID_LEN: usize = 64;
 /// Largest and default `limit` of a `history` request.
 pub const MAX_HISTORY_LIMIT: u32 = 100;
+/// Largest frame the management API delivers (PostToConnection's 128 KB):
+/// every reply is built to fit.
+pub const MAX_REPLY_BYTES: usize = 128 * 1024;
 
 /// The catalogued error codes a client can receive in an `error` frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +83,8 @@ pub enum Action {
     Presence {
         /// Channel to inspect.
         channel: ChannelName,
+        /// Continue a paged reply from its `cursor`.
+        cursor: Option<String>,
     },
     /// In-band token refresh.
     Auth {
@@ -122,7 +130,7 @@ impl ClientFrame {
     /// Parses a text frame; every failure is a `bad_request` with a reason.
     pub fn parse(body: &str) -> Result<Self, FrameError> {
         let value: Value = serde_json::from_str(body).map_err(|e| FrameError {
-            id: None,
+            id: extract_id(body),
             message: format!("frame is not valid JSON: {e}"),
         })?;
         let Value::Object(obj) = value else {
@@ -198,6 +206,15 @@ impl ClientFrame {
             }
             "presence" => Action::Presence {
                 channel: channel()?,
+                cursor: match obj.get("cursor") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(c)) if !c.is_empty() && c.len() <= 512 => Some(c.clone()),
+                    Some(_) => {
+                        return Err(fail(
+                            "`cursor` must be a string from a presence reply".into(),
+                        ))
+                    }
+                },
             },
             "auth" => match obj.get("token") {
                 Some(Value::String(t)) if !t.is_empty() => Action::Auth { token: t.clone() },
@@ -248,66 +265,106 @@ pub struct Member {
 pub enum ServerFrame {
     /// Reply to `ping`.
     Pong {
+        /// The request's `id`, echoed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// Server time, ms since the Unix epoch.
         ts: u64,
+        /// The caller's connection id.
         connection: String,
     },
     /// Reply to `subscribe`.
     Subscribed {
+        /// The request's `id`, echoed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// The channel.
         channel: String,
+        /// A position in the channel's stream.
         seq: u64,
+        /// The stream's epoch.
         epoch: String,
+        /// With `since`: whether every missed message was replayed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         recovered: Option<bool>,
     },
     /// Reply to `unsubscribe`.
     Unsubscribed {
+        /// The request's `id`, echoed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// The channel.
         channel: String,
     },
     /// Reply to `publish`.
     Ack {
+        /// The request's `id`, echoed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// The channel.
         channel: String,
+        /// A position in the channel's stream.
         seq: u64,
+        /// The publish repeated an earlier `id`: not delivered again.
         duplicate: bool,
     },
     /// A published message, pushed to subscribers.
     Message(MessageFrame),
     /// Reply to `history`; `messages` are `message` frames, oldest first.
+    /// `complete: false` means the page was cut (by `limit` or by the reply
+    /// size limit) or does not start where asked: continue from the last seq.
     History {
+        /// The request's `id`, echoed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// The channel.
         channel: String,
+        /// The stream's epoch.
         epoch: String,
+        /// `message` frames, oldest first.
         messages: Vec<ServerFrame>,
+        /// Whether this reply is whole (see the variant).
         complete: bool,
     },
-    /// Reply to `presence`.
+    /// Reply to `presence`; when `complete` is false, ask again with `cursor`
+    /// (a user may then appear on two pages: add their counts).
     Presence {
+        /// The request's `id`, echoed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// The channel.
         channel: String,
+        /// Users with their connection counts.
         members: Vec<Member>,
+        /// Whether this reply is whole (see the variant).
+        complete: bool,
+        /// Pass back to continue a paged reply.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<String>,
     },
     /// Reply to `auth`.
     Authed {
+        /// The request's `id`, echoed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// The new token expiry, seconds since the Unix epoch.
         exp: u64,
     },
     /// The server asks the client to reconnect.
-    Reconnect { reason: String, after_ms: u64 },
+    Reconnect {
+        /// Why.
+        reason: String,
+        /// Reconnect after this long.
+        after_ms: u64,
+    },
     /// A request failed.
     Error {
+        /// The request's `id`, echoed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// The catalogued error code.
         code: ErrorCode,
+        /// Human-readable detail.
         message: String,
     },
 }

@@ -40,6 +40,8 @@ pub trait Pusher: Send + Sync {
     async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError>;
     /// Closes a connection (the gateway then fires `$disconnect`).
     async fn delete(&self, connection_id: &str) -> Result<(), PushError>;
+    /// Whether the connection is still open (GetConnection: 410 means gone).
+    async fn alive(&self, connection_id: &str) -> Result<bool, PushError>;
 }
 
 /// Gives the pusher for a management endpoint (`https://{domain}/{stage}` or
@@ -50,6 +52,7 @@ pub trait PusherFactory: Send + Sync {
 }
 
 /// The real management API client.
+#[derive(Debug)]
 pub struct ManagementPusher {
     client: Client,
 }
@@ -134,12 +137,33 @@ impl Pusher for ManagementPusher {
             .map(|_| ())
             .map_err(classify)
     }
+
+    async fn alive(&self, connection_id: &str) -> Result<bool, PushError> {
+        match self
+            .client
+            .get_connection()
+            .connection_id(connection_id)
+            .send()
+            .await
+            .map_err(classify)
+        {
+            Ok(_) => Ok(true),
+            Err(PushError::Gone) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Builds and caches one [`ManagementPusher`] per endpoint.
 pub struct ManagementPushers {
     sdk: aws_config::SdkConfig,
     cache: Mutex<HashMap<String, Arc<dyn Pusher>>>,
+}
+
+impl std::fmt::Debug for ManagementPushers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagementPushers").finish_non_exhaustive()
+    }
 }
 
 impl ManagementPushers {

@@ -11,7 +11,10 @@ use crate::auth::{sign_hs256, TokenClaims};
 use crate::protocol::ServerFrame;
 use crate::push::{PushError, Pusher, PusherFactory};
 
-#[derive(Default)]
+/// The dev secret the local gateway uses when `JWT_SECRET` is unset.
+pub const DEV_SECRET: &str = "wsfn-local-dev-secret";
+
+#[derive(Default, Debug)]
 struct Inbox {
     frames: HashMap<String, Vec<ServerFrame>>,
     gone: HashSet<String>,
@@ -22,7 +25,7 @@ struct Inbox {
 
 /// Records every frame per connection; `gone` ids answer 410, `throttle`d
 /// ids answer 429 a given number of times first.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, Debug)]
 pub struct RecordingPusher {
     inbox: Arc<Mutex<Inbox>>,
 }
@@ -95,6 +98,10 @@ impl Pusher for RecordingPusher {
         inbox.deleted.push(connection_id.to_string());
         inbox.gone.insert(connection_id.to_string());
         Ok(())
+    }
+
+    async fn alive(&self, connection_id: &str) -> Result<bool, PushError> {
+        Ok(!self.lock().gone.contains(connection_id))
     }
 }
 

@@ -18,6 +18,15 @@ pub fn now_millis() -> u64 {
         .unwrap_or(0)
 }
 
+/// Microseconds since the Unix epoch.
+pub fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(feature = "testkit")]
 /// Calendar fields of a Unix time in ms: (year, month 1-12, day, h, m, s, ms).
 fn civil(ms: u64) -> (i64, usize, i64, u64, u64, u64, u64) {
     let secs = ms / 1000;
@@ -44,6 +53,7 @@ fn civil(ms: u64) -> (i64, usize, i64, u64, u64, u64, u64) {
     )
 }
 
+#[cfg(feature = "testkit")]
 /// `requestContext.requestTime` format: `28/Nov/2026:02:50:09 +0000`.
 pub fn format_clf(ms: u64) -> String {
     const MONTHS: [&str; 12] = [
@@ -53,6 +63,7 @@ pub fn format_clf(ms: u64) -> String {
     format!("{d:02}/{}/{y}:{h:02}:{mi:02}:{s:02} +0000", MONTHS[m - 1])
 }
 
+#[cfg(feature = "testkit")]
 /// ISO 8601 with milliseconds (`2026-11-28T02:50:09.123Z`), as the
 /// management API's GetConnection returns.
 pub fn format_iso(ms: u64) -> String {
@@ -60,7 +71,7 @@ pub fn format_iso(ms: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "testkit"))]
 mod tests {
     #[test]
     fn clf() {

@@ -11,7 +11,10 @@ use common::Backend;
 use serde_json::json;
 use wsfn::auth::Principal;
 use wsfn::channel::ChannelName;
-use wsfn::store::{Appended, ConnectionRecord, HistoryLimits, NewMessage, StoreError};
+use wsfn::store::{
+    Admission, Appended, ConnectionRecord, Gcra, HistoryLimits, IdempotencyKey, NewConnection,
+    NewMessage, Quota, Store, StoreError, Subscribed,
+};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -40,8 +43,38 @@ fn msg(channel: &str, n: u64) -> NewMessage {
         from: "alice".into(),
         id: Some(format!("m{n}")),
         ts: 1000 + n,
-        idempotency_ttl: None,
+        idempotency: None,
     }
+}
+
+/// Registers a connection (limit 100, no personal channel); asserts admission.
+async fn open(s: &dyn Store, c: &ConnectionRecord, ttl: Duration) {
+    let new = NewConnection {
+        record: c,
+        personal: None,
+        max_per_user: 100,
+        ttl,
+    };
+    assert_eq!(s.open_connection(new).await.unwrap(), Admission::Admitted);
+}
+
+async fn sub(s: &dyn Store, c: &ConnectionRecord, channel: &str, ttl: Duration) -> Subscribed {
+    s.subscribe(c, &ch(channel), Quota::Limited(100), ttl)
+        .await
+        .unwrap()
+}
+
+async fn subscriber_ids(s: &dyn Store, channel: &str) -> Vec<String> {
+    let mut ids: Vec<String> = s
+        .subscribers(&ch(channel), None, 1000)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|x| x.connection_id)
+        .collect();
+    ids.sort();
+    ids
 }
 
 const KEEP: HistoryLimits = HistoryLimits {
@@ -53,13 +86,8 @@ async fn connections_round_trip(b: Backend) {
     let s = b.store();
     let c = conn("a=", "alice");
     assert_eq!(s.get_connection("a=").await.unwrap(), None);
-    s.put_connection(&c, HOUR).await.unwrap();
+    open(&*s, &c, HOUR).await;
     assert_eq!(s.get_connection("a=").await.unwrap(), Some(c.clone()));
-    s.put_connection(&conn("b=", "alice"), HOUR).await.unwrap();
-    s.put_connection(&conn("c=", "bob"), HOUR).await.unwrap();
-    assert_eq!(s.count_user_connections("alice").await.unwrap(), 2);
-    assert_eq!(s.count_user_connections("bob").await.unwrap(), 1);
-    assert_eq!(s.count_user_connections("nobody").await.unwrap(), 0);
     let mut p = c.principal.clone();
     p.exp += 1000;
     s.update_principal("a=", &p).await.unwrap();
@@ -70,35 +98,86 @@ async fn connections_round_trip(b: Backend) {
     ));
     let r = s.remove_connection("a=").await.unwrap();
     assert!(r.connection);
-    assert_eq!(s.count_user_connections("alice").await.unwrap(), 1);
     let again = s.remove_connection("a=").await.unwrap();
     assert!(!again.connection, "remove is idempotent");
+    assert_eq!(b.leftovers("a=").await, 0);
+}
+
+/// 10 simultaneous handshakes of one user with a limit of 3: exactly 3 are
+/// admitted, always; the connection, its slot and its personal subscription
+/// are written together or not at all.
+async fn connection_limit_holds_under_simultaneous_opens(b: Backend) {
+    let s = b.store();
+    let personal = ch("user:alice");
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let s = s.clone();
+            let personal = personal.clone();
+            tokio::spawn(async move {
+                let c = conn(&format!("l{i}="), "alice");
+                let new = NewConnection {
+                    record: &c,
+                    personal: Some(&personal),
+                    max_per_user: 3,
+                    ttl: HOUR,
+                };
+                (c.id.clone(), s.open_connection(new).await.unwrap())
+            })
+        })
+        .collect();
+    let mut admitted = Vec::new();
+    let mut refused = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            (id, Admission::Admitted) => admitted.push(id),
+            (id, Admission::AtLimit(holders)) => {
+                assert_eq!(holders.len(), 3, "{holders:?}");
+                refused.push(id)
+            }
+        }
+    }
+    admitted.sort();
+    assert_eq!((admitted.len(), refused.len()), (3, 7));
+    assert_eq!(subscriber_ids(&*s, "user:alice").await, admitted);
+    for id in &refused {
+        assert_eq!(b.leftovers(id).await, 0, "a refused open writes nothing");
+    }
+    // A removed connection frees its slot once, however often it is removed.
+    s.remove_connection(&admitted[0]).await.unwrap();
+    s.remove_connection(&admitted[0]).await.unwrap();
+    let open_one = |id: &str| {
+        let s = s.clone();
+        let c = conn(id, "alice");
+        async move {
+            let new = NewConnection {
+                record: &c,
+                personal: None,
+                max_per_user: 3,
+                ttl: HOUR,
+            };
+            s.open_connection(new).await.unwrap()
+        }
+    };
+    assert_eq!(open_one("n1=").await, Admission::Admitted);
+    assert!(matches!(open_one("n2=").await, Admission::AtLimit(_)));
+    // A slot whose record is gone can be forgotten.
+    s.forget_user_connection("alice", "n1=").await.unwrap();
+    assert_eq!(open_one("n3=").await, Admission::Admitted);
 }
 
 async fn expired_items_are_invisible(b: Backend) {
     let s = b.store();
-    s.put_connection(&conn("x=", "alice"), Duration::ZERO)
-        .await
-        .unwrap();
+    open(&*s, &conn("x=", "alice"), Duration::ZERO).await;
     assert_eq!(s.get_connection("x=").await.unwrap(), None);
-    assert_eq!(s.count_user_connections("alice").await.unwrap(), 0);
     // An expired connection cannot gain subscriptions.
     assert!(matches!(
-        s.subscribe(&conn("x=", "alice"), &ch("room:a"), HOUR).await,
+        s.subscribe(&conn("x=", "alice"), &ch("room:a"), Quota::Free, HOUR)
+            .await,
         Err(StoreError::NoConnection(_))
     ));
-    s.put_connection(&conn("y=", "bob"), HOUR).await.unwrap();
-    s.subscribe(&conn("y=", "bob"), &ch("room:a"), Duration::ZERO)
-        .await
-        .unwrap();
-    assert_eq!(s.count_subscriptions("y=").await.unwrap(), 0);
-    assert!(!s.is_subscribed("y=", &ch("room:a")).await.unwrap());
-    assert!(s
-        .subscribers(&ch("room:a"), None, 10)
-        .await
-        .unwrap()
-        .items
-        .is_empty());
+    open(&*s, &conn("y=", "bob"), HOUR).await;
+    sub(&*s, &conn("y=", "bob"), "room:a", Duration::ZERO).await;
+    assert!(subscriber_ids(&*s, "room:a").await.is_empty());
     // Expired history entries are not returned.
     let short = HistoryLimits {
         ttl: Duration::ZERO,
@@ -126,15 +205,11 @@ async fn subscriptions_and_paging(b: Backend) {
     let ids: Vec<String> = (0..7).map(|i| format!("c{i}=")).collect();
     for id in &ids {
         let c = conn(id, &format!("u{}", id.len() % 2));
-        s.put_connection(&c, HOUR).await.unwrap();
-        s.subscribe(&c, &lobby, HOUR).await.unwrap();
-        s.subscribe(&c, &lobby, HOUR).await.unwrap(); // idempotent
+        open(&*s, &c, HOUR).await;
+        assert_eq!(sub(&*s, &c, "room:lobby", HOUR).await, Subscribed::New);
+        assert_eq!(sub(&*s, &c, "room:lobby", HOUR).await, Subscribed::Already);
     }
-    s.subscribe(&conn("c0=", "u0"), &ch("room:other"), HOUR)
-        .await
-        .unwrap();
-    assert_eq!(s.count_subscriptions("c0=").await.unwrap(), 2);
-    assert!(s.is_subscribed("c0=", &lobby).await.unwrap());
+    sub(&*s, &conn("c0=", "u0"), "room:other", HOUR).await;
     let mut seen = Vec::new();
     let mut cursor = None;
     let mut pages = 0;
@@ -152,79 +227,186 @@ async fn subscriptions_and_paging(b: Backend) {
     seen.sort();
     assert_eq!(seen, ids);
     assert!(pages >= 3);
-    assert!(s.unsubscribe("c1=", &lobby).await.unwrap());
-    assert!(!s.unsubscribe("c1=", &lobby).await.unwrap());
-    assert!(!s.is_subscribed("c1=", &lobby).await.unwrap());
+    // A cursor is a connection id: reading resumes after any subscriber.
+    let after_c3 = s
+        .subscribers(&lobby, Some("c3=".into()), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        after_c3
+            .items
+            .iter()
+            .map(|x| x.connection_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["c4=", "c5=", "c6="]
+    );
+    let limited = Quota::Limited(100);
+    assert!(s.unsubscribe("c1=", &lobby, limited).await.unwrap());
+    assert!(!s.unsubscribe("c1=", &lobby, limited).await.unwrap());
     let removed = s.remove_connection("c0=").await.unwrap();
     assert_eq!(removed.subscriptions, 2);
-    let left = s.subscribers(&lobby, None, 100).await.unwrap().items;
-    assert_eq!(left.len(), 5);
-    assert!(left
-        .iter()
-        .all(|x| x.connection_id != "c0=" && x.connection_id != "c1="));
+    let left = subscriber_ids(&*s, "room:lobby").await;
+    assert_eq!(left, vec!["c2=", "c3=", "c4=", "c5=", "c6="]);
     assert_eq!(b.leftovers("c0=").await, 0);
+}
+
+/// Pipelined subscribes of one connection with a quota of 2: exactly 2 are
+/// stored; the free personal channel never counts, subscribed or not; an
+/// unsubscribe gives its slot back.
+async fn subscription_quota_holds_under_concurrency(b: Backend) {
+    let s = b.store();
+    let c = conn("q=", "alice");
+    let new = NewConnection {
+        record: &c,
+        personal: Some(&ch("user:alice")),
+        max_per_user: 10,
+        ttl: HOUR,
+    };
+    s.open_connection(new).await.unwrap();
+    s.unsubscribe("q=", &ch("user:alice"), Quota::Free)
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            let c = c.clone();
+            tokio::spawn(async move {
+                s.subscribe(&c, &ch(&format!("room:{i}")), Quota::Limited(2), HOUR)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut new = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Subscribed::New => new += 1,
+            Subscribed::LimitReached => {}
+            Subscribed::Already => panic!("distinct channels"),
+        }
+    }
+    assert_eq!(new, 2, "exactly the quota, under concurrency");
+    // The personal channel is free, and does not use up the quota.
+    assert_eq!(
+        s.subscribe(&c, &ch("user:alice"), Quota::Free, HOUR)
+            .await
+            .unwrap(),
+        Subscribed::New
+    );
+    assert_eq!(
+        s.subscribe(&c, &ch("room:x"), Quota::Limited(2), HOUR)
+            .await
+            .unwrap(),
+        Subscribed::LimitReached
+    );
+    let mut held = Vec::new();
+    for i in 0..8 {
+        let channel = format!("room:{i}");
+        if subscriber_ids(&*s, &channel).await == vec!["q=".to_string()] {
+            held.push(channel);
+        }
+    }
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(s
+        .unsubscribe("q=", &ch(&held[0]), Quota::Limited(2))
+        .await
+        .unwrap());
+    assert_eq!(
+        s.subscribe(&c, &ch("room:x"), Quota::Limited(2), HOUR)
+            .await
+            .unwrap(),
+        Subscribed::New
+    );
+    assert_eq!(
+        s.subscribe(&c, &ch("room:y"), Quota::Limited(2), HOUR)
+            .await
+            .unwrap(),
+        Subscribed::LimitReached
+    );
 }
 
 async fn streams_assign_gapless_seq(b: Backend) {
     let s = b.store();
+    assert_eq!(
+        s.read_head(&ch("room:s")).await.unwrap(),
+        None,
+        "reading creates nothing"
+    );
+    assert_eq!(s.read_head(&ch("room:s")).await.unwrap(), None);
     let head = s.stream_head(&ch("room:s")).await.unwrap();
     assert_eq!(head.seq, 0);
+    assert_eq!(
+        s.read_head(&ch("room:s")).await.unwrap(),
+        Some(head.clone())
+    );
     assert_eq!(
         s.stream_head(&ch("room:s")).await.unwrap(),
         head,
         "head is stable"
     );
     for n in 1..=5 {
-        let m = s
-            .append(msg("room:s", n), KEEP)
-            .await
-            .unwrap()
-            .into_new()
-            .unwrap();
+        let Appended::New(m) = s.append(msg("room:s", n), KEEP).await.unwrap() else {
+            panic!("not new")
+        };
         assert_eq!((m.seq, m.epoch.as_str()), (n, head.epoch.as_str()));
         assert_eq!(m.id.as_deref(), Some(format!("m{n}").as_str()));
     }
     assert_eq!(s.stream_head(&ch("room:s")).await.unwrap().seq, 5);
     // Other channels have their own streams.
-    let other = s
-        .append(msg("room:t", 1), KEEP)
-        .await
-        .unwrap()
-        .into_new()
-        .unwrap();
+    let Appended::New(other) = s.append(msg("room:t", 1), KEEP).await.unwrap() else {
+        panic!("not new")
+    };
     assert_eq!(other.seq, 1);
     assert_ne!(other.epoch, head.epoch);
 }
 
-async fn concurrent_appends_never_collide(b: Backend) {
+fn seq_of(a: &Appended) -> u64 {
+    match a {
+        Appended::New(m) => m.seq,
+        Appended::Duplicate { seq, .. } => *seq,
+    }
+}
+
+/// 15 publishers × 10 pipelined appends on one channel, spread over 5
+/// store instances (5 Lambda instances racing on the stream head): every
+/// one succeeds (contention costs latency, not errors) and seq is gap-free.
+async fn hot_channel_appends_all_succeed(b: Backend) {
     let s = b.store();
-    let tasks: Vec<_> = (0..12)
-        .map(|n| {
-            let s = s.clone();
-            tokio::spawn(async move { s.append(msg("room:race", n), KEEP).await.unwrap().seq() })
+    let instances = b.instances(5).await;
+    let tasks: Vec<_> = (0..15)
+        .map(|p| {
+            let s = instances[p as usize % instances.len()].clone();
+            tokio::spawn(async move {
+                let pipelined = (0..10).map(|i| {
+                    let s = s.clone();
+                    async move { s.append(msg("room:hot", p * 10 + i), KEEP).await }
+                });
+                futures::future::join_all(pipelined).await
+            })
         })
         .collect();
     let mut seqs = Vec::new();
     for t in tasks {
-        seqs.push(t.await.unwrap());
+        for r in t.await.unwrap() {
+            seqs.push(seq_of(&r.expect("no publish fails under contention")));
+        }
     }
     seqs.sort();
-    assert_eq!(seqs, (1..=12).collect::<Vec<_>>());
+    assert_eq!(seqs, (1..=150).collect::<Vec<_>>());
     let all = s
         .history(
-            &ch("room:race"),
-            &s.stream_head(&ch("room:race")).await.unwrap(),
+            &ch("room:hot"),
+            &s.stream_head(&ch("room:hot")).await.unwrap(),
             Some(0),
-            100,
+            1000,
         )
         .await
         .unwrap();
     assert_eq!(
         all.iter().map(|m| m.seq).collect::<Vec<_>>(),
-        (1..=12).collect::<Vec<_>>()
+        (1..=150).collect::<Vec<_>>()
     );
 }
-
 async fn history_reads_and_trims(b: Backend) {
     let s = b.store();
     let limits = HistoryLimits {
@@ -320,7 +502,12 @@ async fn idempotent_append(b: Backend) {
         from: from.into(),
         id: Some(id.into()),
         ts: 1,
-        idempotency_ttl: Some(Duration::from_secs(300)),
+        idempotency: Some(IdempotencyKey {
+            scope: from.into(),
+            id: id.into(),
+            fingerprint: format!("fp-{channel}"),
+            ttl: Duration::from_secs(300),
+        }),
     };
     let first = s
         .append(keyed("room:i", "p1", "alice"), KEEP)
@@ -335,22 +522,36 @@ async fn idempotent_append(b: Backend) {
         again,
         Appended::Duplicate {
             channel: "room:i".into(),
-            seq: 1
+            seq: 1,
+            fingerprint: "fp-room:i".into(),
         }
     );
+    // Reused on another channel: the original channel and seq come back,
+    // with the original fingerprint for the caller to compare.
+    assert_eq!(
+        s.append(keyed("room:other", "p1", "alice"), KEEP)
+            .await
+            .unwrap(),
+        Appended::Duplicate {
+            channel: "room:i".into(),
+            seq: 1,
+            fingerprint: "fp-room:i".into(),
+        }
+    );
+    assert_eq!(s.read_head(&ch("room:other")).await.unwrap(), None);
     // Another user, or another id, is a new message.
     assert_eq!(
         s.append(keyed("room:i", "p1", "bob"), KEEP)
             .await
-            .unwrap()
-            .seq(),
+            .map(|a| seq_of(&a))
+            .unwrap(),
         2
     );
     assert_eq!(
         s.append(keyed("room:i", "p2", "alice"), KEEP)
             .await
-            .unwrap()
-            .seq(),
+            .map(|a| seq_of(&a))
+            .unwrap(),
         3
     );
     assert_eq!(
@@ -379,12 +580,14 @@ async fn idempotent_append(b: Backend) {
     for t in tasks {
         let a = t.await.unwrap();
         new += matches!(a, Appended::New(_)) as u32;
-        seqs.insert(a.seq());
+        seqs.insert(seq_of(&a));
     }
     assert_eq!((new, seqs.len()), (1, 1));
     // An expired record no longer deduplicates.
     let mut short = keyed("room:i", "p4", "alice");
-    short.idempotency_ttl = Some(Duration::ZERO);
+    if let Some(k) = short.idempotency.as_mut() {
+        k.ttl = Duration::ZERO;
+    }
     s.append(short.clone(), KEEP).await.unwrap();
     assert!(matches!(
         s.append(short, KEEP).await.unwrap(),
@@ -392,36 +595,87 @@ async fn idempotent_append(b: Backend) {
     ));
 }
 
-async fn rate_windows_count_per_connection(b: Backend) {
+/// GCRA at explicit instants: the burst, then the rate, and no window edge
+/// lets a second burst through (the fixed window admitted 2× the burst
+/// across a boundary).
+async fn rate_limit_is_exact(b: Backend) {
     let s = b.store();
-    for expected in 1..=3 {
-        assert_eq!(s.rate_hit("r1=", 10, HOUR).await.unwrap(), expected);
+    let g = Gcra::new(1.0, 3); // 1 per second, 3 at once
+    let t0 = 1_800_000_002_999_000u64; // 2.999 s into a (3 s) window
+    let admitted = |n: u32, at: u64| {
+        let s = s.clone();
+        async move {
+            let mut ok = 0;
+            for _ in 0..n {
+                ok += s.admit("r1=", g, at).await.unwrap() as u32;
+            }
+            ok
+        }
+    };
+    assert_eq!(admitted(5, t0).await, 3, "the burst");
+    assert_eq!(
+        admitted(5, t0 + 2_000).await,
+        0,
+        "no second burst across the edge"
+    );
+    assert_eq!(admitted(5, t0 + 1_000_000).await, 1, "one per interval");
+    assert_eq!(admitted(5, t0 + 1_500_000).await, 0);
+    assert_eq!(
+        admitted(5, t0 + 100_000_000).await,
+        3,
+        "burst back after a pause"
+    );
+    assert!(s.admit("r2=", g, t0).await.unwrap(), "per connection");
+    // Simultaneous frames of one connection: exactly the burst.
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.admit("r3=", g, t0).await.unwrap() })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.unwrap() as u32;
     }
-    assert_eq!(
-        s.rate_hit("r2=", 10, HOUR).await.unwrap(),
-        1,
-        "per connection"
-    );
-    assert_eq!(
-        s.rate_hit("r1=", 11, HOUR).await.unwrap(),
-        1,
-        "new window starts at 1"
-    );
+    assert_eq!(ok, 3);
     s.remove_connection("r1=").await.unwrap();
     assert_eq!(
         b.leftovers("r1=").await,
         0,
-        "rate counters go with the connection"
+        "rate state goes with the connection"
     );
 }
 
 both_backends!(
     idempotent_append,
-    rate_windows_count_per_connection,
+    rate_limit_is_exact,
+    connection_limit_holds_under_simultaneous_opens,
+    subscription_quota_holds_under_concurrency,
+    hot_channel_appends_all_succeed,
     connections_round_trip,
     expired_items_are_invisible,
     subscriptions_and_paging,
     streams_assign_gapless_seq,
-    concurrent_appends_never_collide,
     history_reads_and_trims,
 );
+
+/// The embedded store purges expired idempotency records as it goes.
+#[tokio::test]
+async fn memory_idempotency_records_are_purged_by_ttl() {
+    let s = wsfn::store::MemoryStore::new();
+    for n in 0..2100u64 {
+        let mut m = msg("room:p", n);
+        m.idempotency = Some(IdempotencyKey {
+            scope: "alice".into(),
+            id: format!("i{n}"),
+            fingerprint: String::new(),
+            ttl: Duration::ZERO,
+        });
+        wsfn::store::StreamStore::append(&s, m, KEEP).await.unwrap();
+    }
+    assert!(
+        s.idempotency_records() < 1100,
+        "expired records kept: {}",
+        s.idempotency_records()
+    );
+}

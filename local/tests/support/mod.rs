@@ -19,10 +19,10 @@ use wsfn::aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use wsfn_local::invoker::{InvokeError, Invoker};
 use wsfn_local::{start_with, Options, Running};
 
-pub const TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+pub(crate) const TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
 
 /// Records events and optionally swallows `$disconnect` for chosen ids.
-pub struct Recorder {
+pub(crate) struct Recorder {
     inner: Arc<dyn Invoker>,
     pub events: Mutex<Vec<Value>>,
     pub swallow_disconnect: Mutex<Vec<String>>,
@@ -47,20 +47,20 @@ impl Invoker for Recorder {
     }
 }
 
-pub struct Local {
+pub(crate) struct Local {
     pub running: Option<Running>,
     pub recorder: Arc<Recorder>,
     pub url: String,
 }
 
-pub fn opts() -> Options {
+pub(crate) fn opts() -> Options {
     let mut o = Options::new(TEMPLATE);
     o.listen = "127.0.0.1:0".parse().unwrap();
     o.quiet = true;
     o
 }
 
-pub fn dynamodb_opts() -> Options {
+pub(crate) fn dynamodb_opts() -> Options {
     let mut o = opts();
     o.dynamodb_endpoint = Some(
         std::env::var("WSFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
@@ -76,7 +76,7 @@ pub fn dynamodb_opts() -> Options {
 }
 
 impl Local {
-    pub async fn start(o: Options) -> Self {
+    pub(crate) async fn start(o: Options) -> Self {
         let mut slot = None;
         let running = start_with(o, |inner| {
             let r = Arc::new(Recorder {
@@ -97,12 +97,12 @@ impl Local {
         }
     }
 
-    pub fn running(&self) -> &Running {
+    pub(crate) fn running(&self) -> &Running {
         self.running.as_ref().unwrap()
     }
 
     /// Real management API client against this gateway.
-    pub fn management(&self, with_stage: bool) -> aws_sdk_apigatewaymanagement::Client {
+    pub(crate) fn management(&self, with_stage: bool) -> aws_sdk_apigatewaymanagement::Client {
         let r = self.running();
         let endpoint = if with_stage {
             r.management_endpoint()
@@ -122,7 +122,7 @@ impl Local {
         aws_sdk_apigatewaymanagement::Client::from_conf(conf)
     }
 
-    pub fn events_of(&self, connection: &str) -> Vec<Value> {
+    pub(crate) fn events_of(&self, connection: &str) -> Vec<Value> {
         self.recorder
             .events
             .lock()
@@ -134,7 +134,7 @@ impl Local {
     }
 
     /// Waits (bounded) until a `$disconnect` for `connection` was invoked.
-    pub async fn disconnect_event(&self, connection: &str) -> Value {
+    pub(crate) async fn disconnect_event(&self, connection: &str) -> Value {
         for _ in 0..100 {
             if let Some(e) = self
                 .events_of(connection)
@@ -149,14 +149,14 @@ impl Local {
     }
 }
 
-pub fn token(sub: &str, subscribe: &[&str], publish: &[&str]) -> String {
-    wsfn::testkit::token(wsfn::config::DEV_SECRET, sub, subscribe, publish)
+pub(crate) fn token(sub: &str, subscribe: &[&str], publish: &[&str]) -> String {
+    wsfn::testkit::token(wsfn::testkit::DEV_SECRET, sub, subscribe, publish)
 }
 
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Opens a socket with extra headers; Err carries the HTTP status of a refusal.
-pub async fn open(
+pub(crate) async fn open(
     url: &str,
     headers: &[(&str, &str)],
 ) -> Result<(Ws, HashMap<String, String>), u16> {
@@ -187,7 +187,7 @@ pub async fn open(
 }
 
 /// Opens a socket with a bearer token and learns its connection id via ping.
-pub async fn client(url: &str, token: &str) -> (Ws, String) {
+pub(crate) async fn client(url: &str, token: &str) -> (Ws, String) {
     let (mut ws, _) = open(url, &[("Authorization", &format!("Bearer {token}"))])
         .await
         .expect("connect");
@@ -197,12 +197,12 @@ pub async fn client(url: &str, token: &str) -> (Ws, String) {
     (ws, id)
 }
 
-pub async fn send(ws: &mut Ws, v: Value) {
+pub(crate) async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
 /// Next text frame as JSON (5 s bound).
-pub async fn recv(ws: &mut Ws) -> Value {
+pub(crate) async fn recv(ws: &mut Ws) -> Value {
     loop {
         let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
             .await
@@ -218,7 +218,7 @@ pub async fn recv(ws: &mut Ws) -> Value {
 }
 
 /// Skips frames until one of `kind` arrives.
-pub async fn recv_type(ws: &mut Ws, kind: &str) -> Value {
+pub(crate) async fn recv_type(ws: &mut Ws, kind: &str) -> Value {
     for _ in 0..50 {
         let v = recv(ws).await;
         if v["type"] == kind {
@@ -229,7 +229,7 @@ pub async fn recv_type(ws: &mut Ws, kind: &str) -> Value {
 }
 
 /// Waits for the close frame; returns its code and reason.
-pub async fn closed(ws: &mut Ws) -> (u16, String) {
+pub(crate) async fn closed(ws: &mut Ws) -> (u16, String) {
     loop {
         let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await

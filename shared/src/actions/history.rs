@@ -1,9 +1,10 @@
-//! `history`: pages of a channel's stored messages, oldest first.
+//! `history`: pages of a channel's stored messages, oldest first, each
+//! reply within the management API's 128 KB.
 
-use super::{require_read, Ctx, Reply};
+use super::{fit, require_read, Ctx, Reply};
 use crate::channel::ChannelName;
 use crate::error::ActionError;
-use crate::protocol::{Position, ServerFrame};
+use crate::protocol::{Position, ServerFrame, MAX_REPLY_BYTES};
 
 pub(super) async fn history(
     ctx: &Ctx<'_>,
@@ -13,18 +14,28 @@ pub(super) async fn history(
 ) -> Result<Reply, ActionError> {
     require_read(ctx, &channel)?;
     let store = &ctx.app.store;
-    let head = store.stream_head(&channel).await?;
+    // Reading never creates a stream: a channel nobody published to has no
+    // head, no epoch (""), and nothing to return.
+    let Some(head) = store.read_head(&channel).await? else {
+        return Ok(Reply::one(ServerFrame::History {
+            id: ctx.id.clone(),
+            channel: channel.to_string(),
+            epoch: String::new(),
+            messages: Vec::new(),
+            complete: since.as_ref().is_none_or(|p| p.seq == 0),
+        }));
+    };
     let same_epoch = since.as_ref().is_none_or(|p| p.epoch == head.epoch);
     let after = match &since {
         Some(p) if same_epoch => p.seq,
         _ => 0,
     };
-    let messages = store
+    let mut messages = store
         .history(&channel, &head, since.as_ref().map(|_| after), limit)
         .await?;
-    // Complete: nothing between the requested start and the first message
-    // returned was lost (expired, trimmed, or another epoch).
-    let complete = match &since {
+    // Whether the page starts where asked: nothing between the requested
+    // start and the first message was lost (expired, trimmed, other epoch).
+    let starts_right = match &since {
         Some(_) if !same_epoch => false,
         Some(_) => messages
             .first()
@@ -36,11 +47,34 @@ pub(super) async fn history(
                 .map_or(head.seq == 0, |m| m.seq == window_start)
         }
     };
-    Ok(Reply::one(ServerFrame::History {
+    let reply = |messages: Vec<_>, complete| ServerFrame::History {
         id: ctx.id.clone(),
         channel: channel.to_string(),
-        epoch: head.epoch,
-        messages: messages.into_iter().map(ServerFrame::Message).collect(),
+        epoch: head.epoch.clone(),
+        messages,
         complete,
-    }))
+    };
+    let envelope = reply(Vec::new(), false).to_json().len();
+    let sizes: Vec<usize> = messages
+        .iter()
+        .map(|m| serde_json::to_string(&ServerFrame::Message(m.clone())).map_or(0, |s| s.len()))
+        .collect();
+    let forward = since.is_some();
+    let kept = fit(&sizes, MAX_REPLY_BYTES - envelope, forward);
+    let cut = kept < messages.len();
+    if forward {
+        messages.truncate(kept);
+    } else {
+        messages.drain(..messages.len() - kept);
+    }
+    // Forward reads are complete when they reach the head; the latest-N
+    // read when it holds the whole window.
+    let complete = starts_right
+        && !cut
+        && (!forward
+            || messages
+                .last()
+                .map_or(head.seq == after, |m| m.seq == head.seq));
+    let frames = messages.into_iter().map(ServerFrame::Message).collect();
+    Ok(Reply::one(reply(frames, complete)))
 }

@@ -16,7 +16,7 @@ use crate::protocol::{Action, ServerFrame};
 use crate::store::ConnectionRecord;
 
 /// What a handler sees of the request.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     /// Shared dependencies.
     pub app: &'a App,
     /// The caller's stored connection.
@@ -29,7 +29,7 @@ pub struct Ctx<'a> {
 
 /// What a handler produced.
 #[derive(Debug, Default)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// Frames for the caller, in order.
     pub frames: Vec<ServerFrame>,
     /// A payload to deliver to every subscriber of a channel.
@@ -45,6 +45,29 @@ impl Reply {
     }
 }
 
+/// How many of the items (sizes in bytes, in order) fit in `budget`: taken
+/// from the front when `from_front`, else from the back; at least one is
+/// always kept (a single message frame is far below the reply limit).
+fn fit(sizes: &[usize], budget: usize, from_front: bool) -> usize {
+    let mut used = 0usize;
+    let mut kept = 0usize;
+    let ordered: Box<dyn Iterator<Item = &usize>> = if from_front {
+        Box::new(sizes.iter())
+    } else {
+        Box::new(sizes.iter().rev())
+    };
+    for size in ordered {
+        // Each element after the first costs a comma.
+        let cost = size + usize::from(kept > 0);
+        if kept > 0 && used + cost > budget {
+            break;
+        }
+        used += cost;
+        kept += 1;
+    }
+    kept
+}
+
 /// Refuses unless the caller may subscribe to (read) `channel`.
 fn require_read(ctx: &Ctx<'_>, channel: &ChannelName) -> Result<(), ActionError> {
     if ctx.conn.principal.can_subscribe(channel) {
@@ -57,7 +80,7 @@ fn require_read(ctx: &Ctx<'_>, channel: &ChannelName) -> Result<(), ActionError>
 }
 
 /// Runs the handler for `action`.
-pub async fn dispatch(ctx: &Ctx<'_>, action: Action) -> Result<Reply, ActionError> {
+pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: Action) -> Result<Reply, ActionError> {
     match action {
         Action::Ping => Ok(ping::ping(ctx)),
         Action::Subscribe { channel, since } => subscribe::subscribe(ctx, channel, since).await,
@@ -68,7 +91,21 @@ pub async fn dispatch(ctx: &Ctx<'_>, action: Action) -> Result<Reply, ActionErro
             since,
             limit,
         } => history::history(ctx, channel, since, limit).await,
-        Action::Presence { channel } => presence::presence(ctx, channel).await,
+        Action::Presence { channel, cursor } => presence::presence(ctx, channel, cursor).await,
         Action::Auth { token } => auth::auth(ctx, &token).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn fit_counts_commas_and_keeps_one() {
+        assert_eq!(fit(&[10, 10, 10], 31, true), 2);
+        assert_eq!(fit(&[10, 10, 10], 32, true), 3);
+        assert_eq!(fit(&[500, 10], 100, true), 1);
+        assert_eq!(fit(&[10, 500], 100, false), 1);
+        assert_eq!(fit(&[], 100, false), 0);
     }
 }

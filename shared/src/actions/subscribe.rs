@@ -4,6 +4,23 @@ use super::{require_read, Ctx, Reply};
 use crate::channel::ChannelName;
 use crate::error::ActionError;
 use crate::protocol::{Position, ServerFrame};
+use crate::store::{Quota, Subscribed};
+
+/// At most this many messages are replayed inside one `subscribe`: every
+/// one is a push to the caller, and all of them must go out well within
+/// the function's timeout. Past it the reply says `recovered: false` and
+/// the client continues with `history`.
+pub(crate) const MAX_REPLAY: u32 = 100;
+
+/// The quota a subscription to `channel` takes: the automatic personal
+/// channel does not count.
+fn quota(ctx: &Ctx<'_>, channel: &ChannelName) -> Quota {
+    if ctx.conn.principal.is_personal(channel) {
+        Quota::Free
+    } else {
+        Quota::Limited(ctx.app.config.max_subscriptions_per_connection)
+    }
+}
 
 pub(super) async fn subscribe(
     ctx: &Ctx<'_>,
@@ -13,39 +30,35 @@ pub(super) async fn subscribe(
     require_read(ctx, &channel)?;
     let store = &ctx.app.store;
     let config = &ctx.app.config;
-    if !ctx.conn.principal.is_personal(&channel)
-        && !store.is_subscribed(&ctx.conn.id, &channel).await?
-    {
-        // The automatic personal-channel subscription does not count.
-        let held = store.count_subscriptions(&ctx.conn.id).await?;
-        if held > config.max_subscriptions_per_connection {
-            return Err(ActionError::LimitExceeded(format!(
-                "at most {} subscriptions per connection",
-                config.max_subscriptions_per_connection
-            )));
-        }
-    }
-    store
-        .subscribe(ctx.conn, &channel, config.connection_ttl)
+    let outcome = store
+        .subscribe(
+            ctx.conn,
+            &channel,
+            quota(ctx, &channel),
+            config.connection_ttl,
+        )
         .await?;
+    if outcome == Subscribed::LimitReached {
+        return Err(ActionError::LimitExceeded(format!(
+            "at most {} subscriptions per connection",
+            config.max_subscriptions_per_connection
+        )));
+    }
     let head = store.stream_head(&channel).await?;
+    let cap = config.history_max.clamp(1, MAX_REPLAY);
     let mut replayed = Vec::new();
     let recovered = match since {
         None => None,
         Some(pos) if pos.epoch != head.epoch || pos.seq > head.seq => {
             // Another stream (or a position from the future): replay what
             // history holds, but the client must know it is not contiguous.
-            replayed = store
-                .history(&channel, &head, Some(0), config.history_max.max(1))
-                .await?;
+            replayed = store.history(&channel, &head, Some(0), cap).await?;
             Some(false)
         }
         Some(pos) => {
             let missed = head.seq - pos.seq;
             if missed > 0 {
-                let limit = u32::try_from(missed)
-                    .unwrap_or(u32::MAX)
-                    .min(config.history_max.max(1));
+                let limit = u32::try_from(missed).unwrap_or(u32::MAX).min(cap);
                 replayed = store.history(&channel, &head, Some(pos.seq), limit).await?;
             }
             let contiguous = replayed
@@ -70,7 +83,10 @@ pub(super) async fn subscribe(
 }
 
 pub(super) async fn unsubscribe(ctx: &Ctx<'_>, channel: ChannelName) -> Result<Reply, ActionError> {
-    ctx.app.store.unsubscribe(&ctx.conn.id, &channel).await?;
+    ctx.app
+        .store
+        .unsubscribe(&ctx.conn.id, &channel, quota(ctx, &channel))
+        .await?;
     Ok(Reply::one(ServerFrame::Unsubscribed {
         id: ctx.id.clone(),
         channel: channel.to_string(),

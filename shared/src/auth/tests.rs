@@ -142,31 +142,106 @@ fn iss_and_aud_checked_when_configured() {
     assert!(v.verify(&sign_hs256(SECRET, &c).unwrap()).is_err());
 }
 
+fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn map(p: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs(p).into_iter().collect()
+}
+
 #[test]
 fn token_extraction_prefers_subprotocol() {
-    let h = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
     let t = HandshakeToken::extract(
-        &h(&[
+        &pairs(&[
             ("Sec-WebSocket-Protocol", "wsfn.v1, bearer.AAA"),
             ("Authorization", "Bearer BBB"),
         ]),
-        &h(&[("token", "CCC")]),
+        &map(&[("token", "CCC")]),
     );
     assert_eq!(t.token.as_deref(), Some("AAA"));
     assert!(t.offered_subprotocol);
     let t = HandshakeToken::extract(
-        &h(&[("authorization", "bearer BBB")]),
-        &h(&[("token", "CCC")]),
+        &pairs(&[("authorization", "bearer BBB")]),
+        &map(&[("token", "CCC")]),
     );
     assert_eq!(t.token.as_deref(), Some("BBB"));
     assert!(!t.offered_subprotocol);
-    let t = HandshakeToken::extract(&h(&[]), &h(&[("token", "CCC")]));
+    let t = HandshakeToken::extract(&pairs(&[]), &map(&[("token", "CCC")]));
     assert_eq!(t.token.as_deref(), Some("CCC"));
-    let t = HandshakeToken::extract(&h(&[("Authorization", "Basic xyz")]), &h(&[]));
+    let t = HandshakeToken::extract(&pairs(&[("Authorization", "Basic xyz")]), &map(&[]));
     assert_eq!(t.token, None);
+}
+
+#[test]
+fn headers_sent_on_several_lines_are_all_read() {
+    // The subprotocol list split over two header lines.
+    let t = HandshakeToken::extract(
+        &pairs(&[
+            ("Sec-WebSocket-Protocol", "wsfn.v1"),
+            ("Sec-WebSocket-Protocol", "bearer.AAA"),
+        ]),
+        &map(&[]),
+    );
+    assert_eq!(t.token.as_deref(), Some("AAA"));
+    assert!(t.offered_subprotocol);
+    // Two Authorization lines: the Bearer one wins wherever it is.
+    let t = HandshakeToken::extract(
+        &pairs(&[
+            ("Authorization", "Basic xyz"),
+            ("authorization", "Bearer BBB"),
+        ]),
+        &map(&[]),
+    );
+    assert_eq!(t.token.as_deref(), Some("BBB"));
+}
+
+#[test]
+fn critical_header_extensions_are_refused() {
+    let v = Verifier::new(JwtKey::hs256(SECRET).unwrap(), None, None, 0);
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let sign = |header: serde_json::Value| {
+        use hmac_sign::sign;
+        let body = b64(serde_json::json!({"sub": "alice", "exp": now() + 600}));
+        let input = format!("{}.{}", b64(header), body);
+        format!("{input}.{}", sign(SECRET, &input))
+    };
+    let plain = sign(serde_json::json!({"alg": "HS256", "typ": "JWT"}));
+    assert!(
+        v.verify(&plain).is_ok(),
+        "the hand-made token itself is valid"
+    );
+    let crit = sign(serde_json::json!({"alg": "HS256", "crit": ["exp-ext"], "exp-ext": 1}));
+    match v.verify(&crit) {
+        Err(AuthError::Invalid(m)) => assert!(m.contains("crit"), "{m}"),
+        other => panic!("crit accepted: {other:?}"),
+    }
+}
+
+#[test]
+fn overlong_sub_is_refused() {
+    let v = Verifier::new(JwtKey::hs256(SECRET).unwrap(), None, None, 0);
+    let ok = claims(&"a".repeat(MAX_SUB_BYTES));
+    assert!(v.verify(&sign_hs256(SECRET, &ok).unwrap()).is_ok());
+    let long = claims(&"a".repeat(MAX_SUB_BYTES + 1));
+    assert!(matches!(
+        v.verify(&sign_hs256(SECRET, &long).unwrap()),
+        Err(AuthError::Invalid(_))
+    ));
+}
+
+/// HMAC-SHA256 through jsonwebtoken's own signer, for hand-made headers.
+mod hmac_sign {
+    pub(super) fn sign(secret: &str, input: &str) -> String {
+        jsonwebtoken::crypto::sign(
+            input.as_bytes(),
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+            jsonwebtoken::Algorithm::HS256,
+        )
+        .unwrap()
+    }
 }

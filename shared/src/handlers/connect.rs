@@ -1,8 +1,10 @@
-//! `$connect`: origin check (403), token verification (401), per-user
-//! connection limit (429), then the connection and its personal-channel
-//! subscription are stored.
+//! `$connect`: origin check (403), token verification (401), then the
+//! connection, its slot in the user's connection set and its personal
+//! subscription in one atomic store step; at the per-user limit, holders
+//! that are gone are reaped first, otherwise 429.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::http::HeaderValue;
@@ -11,20 +13,40 @@ use super::{response, WsEvent};
 use crate::app::App;
 use crate::auth::{header, HandshakeToken, SUBPROTOCOL};
 use crate::channel::ChannelName;
-use crate::store::{ConnectionRecord, StoreError};
+use crate::error::HandlerError;
+use crate::push::Pusher;
+use crate::store::{Admission, ConnectionRecord, NewConnection};
 use crate::time::now_millis;
 
+/// A holder registered more recently than this may still be in its own
+/// handshake (the gateway does not know it yet): it is never reaped.
+const HANDSHAKE_GRACE: Duration = Duration::from_secs(30);
+/// At most this many holders are probed with GetConnection per handshake.
+const MAX_PROBES: usize = 5;
+
+/// Every header line of the event: `headers` and `multiValueHeaders`
+/// (a header sent on several lines is only complete in the latter).
+fn header_lines(event: &WsEvent) -> Vec<(String, String)> {
+    let mut lines: Vec<(String, String)> = Vec::new();
+    for map in [&event.multi_value_headers, &event.headers] {
+        for (k, v) in map.iter() {
+            let Ok(v) = v.to_str() else { continue };
+            let line = (k.as_str().to_string(), v.to_string());
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+        }
+    }
+    lines
+}
+
 /// Handles `$connect`. A non-2xx status rejects the WebSocket handshake.
-pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, StoreError> {
+pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let ctx = &event.request_context;
     let Some(connection_id) = ctx.connection_id.clone() else {
         return Ok(response(400, "missing connectionId"));
     };
-    let headers: HashMap<String, String> = event
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
+    let headers = header_lines(&event);
     let origin = header(&headers, "origin");
     if !app.config.allowed_origins.allows(origin) {
         tracing::info!(connection = %connection_id, origin, "origin not allowed");
@@ -47,11 +69,6 @@ pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
             return Ok(response(401, "Unauthorized"));
         }
     };
-    let held = app.store.count_user_connections(&principal.sub).await?;
-    if held >= app.config.max_connections_per_user {
-        tracing::info!(connection = %connection_id, user = %principal.sub, held, "too many connections");
-        return Ok(response(429, "Too Many Requests"));
-    }
     let connected_at = u64::try_from(ctx.connected_at)
         .ok()
         .filter(|&t| t > 0)
@@ -61,10 +78,26 @@ pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
         principal,
         connected_at,
     };
-    let ttl = app.config.connection_ttl;
-    app.store.put_connection(&record, ttl).await?;
-    if let Some(personal) = ChannelName::personal(&record.principal.sub) {
-        app.store.subscribe(&record, &personal, ttl).await?;
+    let personal = ChannelName::personal(&record.principal.sub);
+    let new = NewConnection {
+        record: &record,
+        personal: personal.as_ref(),
+        max_per_user: app.config.max_connections_per_user,
+        ttl: app.config.connection_ttl,
+    };
+    let pusher = app.pusher_for(ctx.domain_name.as_deref(), ctx.stage.as_deref());
+    let mut reaped = 0;
+    loop {
+        match app.store.open_connection(new.clone()).await? {
+            Admission::Admitted => break,
+            Admission::AtLimit(holders) if reaped == 0 => {
+                reaped = reap_gone(app, pusher.as_deref(), &record.principal.sub, &holders).await;
+                if reaped == 0 {
+                    return Ok(too_many(&record, holders.len()));
+                }
+            }
+            Admission::AtLimit(holders) => return Ok(too_many(&record, holders.len())),
+        }
     }
     tracing::info!(connection = %connection_id, user = %record.principal.sub, "connected");
     let mut r = response(200, "");
@@ -75,4 +108,69 @@ pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
         );
     }
     Ok(r)
+}
+
+fn too_many(record: &ConnectionRecord, held: usize) -> ApiGatewayProxyResponse {
+    tracing::info!(connection = %record.id, user = %record.principal.sub, held, "too many connections");
+    response(429, "Too Many Requests")
+}
+
+/// Frees the slots of the user's connections that are gone: a slot without
+/// a connection record (a crash between writes, or expired), or a holder
+/// the management API answers 410 for (a missed `$disconnect`). Returns how
+/// many slots were freed.
+async fn reap_gone(
+    app: &App,
+    pusher: Option<&dyn Pusher>,
+    user: &str,
+    holders: &[String],
+) -> usize {
+    let now = now_millis();
+    let mut freed = 0;
+    let mut candidates = Vec::new();
+    for id in holders {
+        match app.store.get_connection(id).await {
+            Ok(None) => {
+                if app.store.forget_user_connection(user, id).await.is_ok() {
+                    freed += 1;
+                }
+            }
+            Ok(Some(c))
+                if now.saturating_sub(c.connected_at) >= HANDSHAKE_GRACE.as_millis() as u64 =>
+            {
+                candidates.push(c)
+            }
+            Ok(Some(_)) => {}
+            Err(e) => tracing::warn!(connection = %id, error = %e, "could not read a holder"),
+        }
+    }
+    let Some(pusher) = pusher else {
+        return freed;
+    };
+    candidates.sort_by_key(|c| c.connected_at);
+    candidates.truncate(MAX_PROBES);
+    let probes = candidates.iter().map(|c| async move {
+        match pusher.alive(&c.id).await {
+            Ok(false) => match app.store.remove_connection(&c.id).await {
+                Ok(_) => {
+                    tracing::info!(connection = %c.id, user, "reaped a gone connection at the limit");
+                    1
+                }
+                Err(e) => {
+                    tracing::warn!(connection = %c.id, error = %e, "could not remove a gone holder");
+                    0
+                }
+            },
+            Ok(true) => 0,
+            Err(e) => {
+                tracing::warn!(connection = %c.id, error = %e, "GetConnection failed; holder kept");
+                0
+            }
+        }
+    });
+    freed
+        + futures::future::join_all(probes)
+            .await
+            .into_iter()
+            .sum::<usize>()
 }

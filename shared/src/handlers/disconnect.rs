@@ -5,10 +5,13 @@ use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 
 use super::{response, WsEvent};
 use crate::app::App;
-use crate::store::StoreError;
+use crate::error::HandlerError;
 
 /// Handles `$disconnect`.
-pub async fn disconnect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, StoreError> {
+pub async fn disconnect(
+    event: WsEvent,
+    app: &App,
+) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let ctx = &event.request_context;
     let Some(id) = ctx.connection_id.as_deref() else {
         return Ok(response(400, "missing connectionId"));

@@ -10,26 +10,16 @@ use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use super::{response, WsEvent};
 use crate::actions::{dispatch, Ctx, Reply};
 use crate::app::App;
-use crate::error::ActionError;
+use crate::error::{ActionError, HandlerError};
 use crate::fanout::{fan_out, push_with_retry};
 use crate::metrics::Metrics;
-use crate::protocol::{Action, ClientFrame, ServerFrame};
+use crate::protocol::{extract_id as echo_id, Action, ClientFrame, ServerFrame};
 use crate::push::{PushError, Pusher};
-use crate::ratelimit::RateLimit;
-use crate::store::StoreError;
-use crate::time::now_millis;
-
-/// The string `id` of a JSON object frame, however wrong the rest is.
-fn echo_id(body: &str) -> Option<String> {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()?
-        .get("id")?
-        .as_str()
-        .map(str::to_string)
-}
+use crate::store::Gcra;
+use crate::time::{now_micros, now_millis};
 
 /// Handles one client frame.
-pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, StoreError> {
+pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let started = Instant::now();
     let ctx = &event.request_context;
     let Some(connection_id) = ctx.connection_id.as_deref() else {
@@ -45,8 +35,8 @@ pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
     let reply = match outcome {
         Ok(reply) => reply,
         Err(e) => {
-            if let ActionError::Internal(detail) = &e {
-                tracing::error!(connection = %connection_id, error = %detail, "action failed");
+            if let ActionError::Internal(source) = &e {
+                tracing::error!(connection = %connection_id, error = %source, "action failed");
             }
             metrics.dimension("Error", format!("{:?}", e.code()));
             Reply {
@@ -119,23 +109,17 @@ async fn handle(
     };
     let now_ms = now_millis();
     // Every frame counts, malformed ones included; excess frames stop here.
-    let limit = RateLimit {
-        per_second: conn
-            .principal
-            .rate
-            .unwrap_or(f64::from(app.config.rate_limit_per_second)),
-        burst: app.config.rate_limit_burst,
-    };
-    match app
-        .store
-        .rate_hit(connection_id, limit.window(now_ms), limit.counter_ttl())
-        .await
-    {
-        Ok(n) if n > limit.allowance() => {
+    let per_second = conn
+        .principal
+        .rate
+        .unwrap_or(f64::from(app.config.rate_limit_per_second));
+    let limit = Gcra::new(per_second, app.config.rate_limit_burst);
+    match app.store.admit(connection_id, limit, now_micros()).await {
+        Ok(false) => {
             metrics.count("RateLimited", 1);
             return (echo_id(body), Err(ActionError::RateLimited));
         }
-        Ok(_) => {}
+        Ok(true) => {}
         Err(e) => return (echo_id(body), Err(e.into())),
     }
     let max = app.config.max_message_bytes;

@@ -90,6 +90,18 @@ fn bad_frames_echo_string_id() {
     let e = err(&format!(r#"{{"id":"{long}","action":"ping"}}"#));
     assert_eq!(e.id.as_deref(), Some(long.as_str()));
     assert!(err(r#"{"id":5,"action":"ping"}"#).id.is_none());
+    // Frames the JSON parser gives up on still echo their id.
+    let deep = format!(
+        r#"{{"id":"d","action":"publish","data":{}0{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    assert_eq!(err(&deep).id.as_deref(), Some("d"));
+    assert_eq!(err(r#"{"id":"n","data":1e400}"#).id.as_deref(), Some("n"));
+    assert_eq!(
+        err(r#"{"id":"s","data":"\udc00"}"#).id.as_deref(),
+        Some("s")
+    );
 }
 
 #[test]
@@ -102,7 +114,8 @@ fn server_frames_round_trip_fixtures() {
         json!({"type":"message","channel":"a","seq":2,"epoch":"e","data":{"k":1},"from":"alice","ts":9,"id":"p"}),
         json!({"type":"history","channel":"a","epoch":"e","complete":true,"messages":[
             {"type":"message","channel":"a","seq":1,"epoch":"e","data":null,"from":"bob","ts":1}]}),
-        json!({"type":"presence","channel":"a","members":[{"user":"alice","connections":2}]}),
+        json!({"type":"presence","channel":"a","members":[{"user":"alice","connections":2}],"complete":true}),
+        json!({"type":"presence","channel":"a","members":[],"complete":false,"cursor":"c9="}),
         json!({"type":"authed","exp":100}),
         json!({"type":"reconnect","reason":"drain","after_ms":10}),
         json!({"type":"error","id":"x","code":"limit_exceeded","message":"m"}),

@@ -1,16 +1,17 @@
-//! Every key shape of the single DynamoDB table, in one place. The table has a
-//! string partition key `pk`, a string sort key `sk`, and a number `ttl`.
+//! Every key shape and attribute name of the single DynamoDB table, in one
+//! place. The table has a string partition key `pk`, a string sort key `sk`,
+//! and a number `ttl` (epoch seconds) on every item.
 //!
-//! | item | pk | sk | read by |
-//! |---|---|---|---|
-//! | connection | `conn#{id}` | `meta` | every message (GetItem) |
-//! | connection's subscription | `conn#{id}` | `sub#{channel}` | disconnect, sub count (Query) |
-//! | channel subscriber | `chan#{channel}` | `sub#{id}` | fan-out, presence (Query, paged) |
-//! | channel stream head | `chan#{channel}` | `stream` | subscribe, publish (GetItem) |
-//! | history entry | `chan#{channel}` | `msg#{seq:020}` | history, recovery (Query) |
-//! | user's connection | `user#{sub}` | `conn#{id}` | connect limit (Query, COUNT) |
-//! | idempotency record | `user#{sub}` | `idem#{id}` | publish (conditional Put in the transaction) |
-//! | rate window | `conn#{id}` | `rate#{window}` | every frame (UpdateItem ADD) |
+//! | item | pk | sk | attributes | read by |
+//! |---|---|---|---|---|
+//! | connection | `conn#{id}` | `meta` | `id`, `user`, `principal`, `connected_at`, `subs` | every frame (GetItem) |
+//! | connection's subscription | `conn#{id}` | `sub#{channel}` | `channel` | disconnect (Query) |
+//! | rate state (GCRA) | `conn#{id}` | `rate` | `tat` (µs) | every frame (UpdateItem) |
+//! | channel subscriber | `chan#{channel}` | `sub#{id}` | `conn`, `user` | fan-out, presence (Query, paged) |
+//! | channel stream head | `chan#{channel}` | `stream` | `seq`, `epoch` | subscribe, publish (GetItem) |
+//! | history entry | `chan#{channel}` | `msg#{seq:020}` | `msg`, `epoch` | history, recovery (Query) |
+//! | user's connections | `user#{sub}` | `conns` | `ids` (string set) | connect limit (conditional UpdateItem) |
+//! | idempotency record | `user#{principal}` | `idem#{id}` | `channel`, `seq`, `fp` | publish (conditional Put in the transaction) |
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -18,14 +19,49 @@ pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 /// TTL attribute (epoch seconds), enabled as the table's TTL.
 pub const TTL: &str = "ttl";
-/// Sort key of a connection record and its subscription items' prefix.
+
+/// Sort key of a connection record.
 pub const META: &str = "meta";
 /// Sort key of a channel's stream head.
 pub const STREAM: &str = "stream";
+/// Sort key of a connection's rate-limit state.
+pub const RATE: &str = "rate";
+/// Sort key of a user's connection set.
+pub const CONNS: &str = "conns";
 /// Prefix of subscription sort keys (both directions).
 pub const SUB_PREFIX: &str = "sub#";
 /// Prefix of history entries.
 pub const MSG_PREFIX: &str = "msg#";
+
+/// Attribute names, one constant each.
+pub mod attr {
+    /// Connection id (connection record, channel subscriber).
+    pub const ID: &str = "id";
+    /// User `sub` (connection record, channel subscriber).
+    pub const USER: &str = "user";
+    /// Serialized principal (connection record).
+    pub const PRINCIPAL: &str = "principal";
+    /// Open time in ms (connection record).
+    pub const CONNECTED_AT: &str = "connected_at";
+    /// Counted subscriptions (connection record).
+    pub const SUBS: &str = "subs";
+    /// Subscribed channel (connection's subscription).
+    pub const CHANNEL: &str = "channel";
+    /// Subscribed connection (channel subscriber).
+    pub const CONN: &str = "conn";
+    /// Latest seq (stream head) or original seq (idempotency record).
+    pub const SEQ: &str = "seq";
+    /// Stream epoch (stream head, history entry).
+    pub const EPOCH: &str = "epoch";
+    /// Stored message frame JSON (history entry).
+    pub const MSG: &str = "msg";
+    /// Fingerprint of channel + payload (idempotency record).
+    pub const FP: &str = "fp";
+    /// Connection ids (user's connection set).
+    pub const IDS: &str = "ids";
+    /// Theoretical arrival time in µs (rate state).
+    pub const TAT: &str = "tat";
+}
 
 /// Partition of a connection's items.
 pub fn conn_pk(id: &str) -> String {
@@ -35,7 +71,7 @@ pub fn conn_pk(id: &str) -> String {
 pub fn chan_pk(channel: &str) -> String {
     format!("chan#{channel}")
 }
-/// Partition of a user's connection index.
+/// Partition of a user's items.
 pub fn user_pk(user: &str) -> String {
     format!("user#{user}")
 }
@@ -44,17 +80,9 @@ pub fn user_pk(user: &str) -> String {
 pub fn sub_sk(other: &str) -> String {
     format!("{SUB_PREFIX}{other}")
 }
-/// Sort key of a user's connection entry.
-pub fn user_conn_sk(id: &str) -> String {
-    format!("conn#{id}")
-}
-/// Sort key of a user's idempotency record for a publish id.
+/// Sort key of an idempotency record for a publish id.
 pub fn idem_sk(id: &str) -> String {
     format!("idem#{id}")
-}
-/// Sort key of a connection's rate-limit window.
-pub fn rate_sk(window: u64) -> String {
-    format!("rate#{window}")
 }
 /// Sort key of a history entry; zero-padded so string order is seq order.
 pub fn msg_sk(seq: u64) -> String {
@@ -71,10 +99,8 @@ mod tests {
         assert_eq!(chan_pk("room:a"), "chan#room:a");
         assert_eq!(user_pk("alice"), "user#alice");
         assert_eq!(sub_sk("room:a"), "sub#room:a");
-        assert_eq!(user_conn_sk("x"), "conn#x");
         assert_eq!(msg_sk(42), "msg#00000000000000000042");
         assert_eq!(idem_sk("p1"), "idem#p1");
-        assert_eq!(rate_sk(7), "rate#7");
         assert!(msg_sk(9) < msg_sk(10));
     }
 }

@@ -13,16 +13,16 @@ use wsfn::protocol::ServerFrame;
 use wsfn::store::{create_table, DynamoStore, MemoryStore, Store};
 use wsfn::testkit::RecordingPusher;
 
-pub const SECRET: &str = "test-secret-0123456789";
+pub(crate) const SECRET: &str = "test-secret-0123456789";
 
 /// DynamoDB Local endpoint, set by scripts/test.sh.
-pub fn dynamodb_endpoint() -> String {
+pub(crate) fn dynamodb_endpoint() -> String {
     std::env::var("WSFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
         panic!("WSFN_TEST_DYNAMODB_ENDPOINT is not set: run the tests with scripts/test.sh, which starts DynamoDB Local")
     })
 }
 
-pub async fn dynamo_client() -> wsfn::aws_sdk_dynamodb::Client {
+pub(crate) async fn dynamo_client() -> wsfn::aws_sdk_dynamodb::Client {
     let creds =
         wsfn::aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests");
     let conf = wsfn::aws_sdk_dynamodb::config::Builder::new()
@@ -34,7 +34,7 @@ pub async fn dynamo_client() -> wsfn::aws_sdk_dynamodb::Client {
     wsfn::aws_sdk_dynamodb::Client::from_conf(conf)
 }
 
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     use rand::Rng;
     format!(
         "{prefix}-{:012x}",
@@ -43,7 +43,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// A fresh DynamoDB Local table and its store.
-pub async fn dynamo_store() -> (Arc<DynamoStore>, String) {
+pub(crate) async fn dynamo_store() -> (Arc<DynamoStore>, String) {
     let client = dynamo_client().await;
     let table = unique("wsfn-test");
     create_table(&client, &table).await.expect("create table");
@@ -51,7 +51,7 @@ pub async fn dynamo_store() -> (Arc<DynamoStore>, String) {
 }
 
 /// Every item of a table whose pk or sk mentions `needle` (test-only Scan).
-pub async fn dynamo_items_mentioning(table: &str, needle: &str) -> usize {
+pub(crate) async fn dynamo_items_mentioning(table: &str, needle: &str) -> usize {
     let client = dynamo_client().await;
     let mut n = 0;
     let mut start = None;
@@ -76,27 +76,42 @@ pub async fn dynamo_items_mentioning(table: &str, needle: &str) -> usize {
     }
 }
 
-pub enum Backend {
+pub(crate) enum Backend {
     Memory(Arc<MemoryStore>),
     Dynamo(Arc<DynamoStore>, String),
 }
 
 impl Backend {
-    pub async fn memory() -> Self {
+    pub(crate) async fn memory() -> Self {
         Self::Memory(Arc::new(MemoryStore::new()))
     }
-    pub async fn dynamo() -> Self {
+    pub(crate) async fn dynamo() -> Self {
         let (s, t) = dynamo_store().await;
         Self::Dynamo(s, t)
     }
-    pub fn store(&self) -> Arc<dyn Store> {
+    pub(crate) fn store(&self) -> Arc<dyn Store> {
         match self {
             Self::Memory(s) => s.clone(),
             Self::Dynamo(s, _) => s.clone(),
         }
     }
+    /// `n` handles on the same data, like `n` Lambda instances: separate
+    /// DynamoDB clients (and per-process state) on one table; the embedded
+    /// store is one process, so the same store.
+    pub(crate) async fn instances(&self, n: usize) -> Vec<Arc<dyn Store>> {
+        let mut out: Vec<Arc<dyn Store>> = Vec::new();
+        for _ in 0..n {
+            match self {
+                Self::Memory(s) => out.push(s.clone()),
+                Self::Dynamo(_, t) => {
+                    out.push(Arc::new(DynamoStore::new(dynamo_client().await, t.clone())))
+                }
+            }
+        }
+        out
+    }
     /// How many stored entries still mention this connection.
-    pub async fn leftovers(&self, connection_id: &str) -> usize {
+    pub(crate) async fn leftovers(&self, connection_id: &str) -> usize {
         match self {
             Self::Memory(s) => s.entries_of_connection(connection_id),
             Self::Dynamo(_, t) => dynamo_items_mentioning(t, connection_id).await,
@@ -118,14 +133,14 @@ macro_rules! both_backends {
 }
 
 /// Drives the three handlers like API Gateway would.
-pub struct Harness {
+pub(crate) struct Harness {
     pub backend: Backend,
     pub app: App,
     pub pusher: RecordingPusher,
     next_request: std::sync::atomic::AtomicU64,
 }
 
-pub fn config(extra: &[(&str, &str)]) -> Config {
+pub(crate) fn config(extra: &[(&str, &str)]) -> Config {
     let mut map: HashMap<String, String> = HashMap::from([
         ("TABLE_NAME".into(), "unused".into()),
         ("JWT_SECRET".into(), SECRET.into()),
@@ -136,7 +151,7 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
     Config::from_map(&map).expect("config")
 }
 
-pub fn info(id: &str) -> ConnectionInfo {
+pub(crate) fn info(id: &str) -> ConnectionInfo {
     ConnectionInfo {
         connection_id: id.into(),
         domain_name: "abc123.execute-api.us-east-1.amazonaws.com".into(),
@@ -147,12 +162,12 @@ pub fn info(id: &str) -> ConnectionInfo {
     }
 }
 
-pub fn token(sub: &str, subscribe: &[&str], publish: &[&str]) -> String {
+pub(crate) fn token(sub: &str, subscribe: &[&str], publish: &[&str]) -> String {
     wsfn::testkit::token(SECRET, sub, subscribe, publish)
 }
 
 impl Harness {
-    pub fn new(backend: Backend, extra: &[(&str, &str)]) -> Self {
+    pub(crate) fn new(backend: Backend, extra: &[(&str, &str)]) -> Self {
         let pusher = RecordingPusher::new();
         let app = App::new(config(extra), backend.store(), Arc::new(pusher.clone()));
         Self {
@@ -172,7 +187,7 @@ impl Harness {
 
     /// `$connect` with arbitrary headers and query; returns status and the
     /// `Sec-WebSocket-Protocol` response header.
-    pub async fn connect_with(
+    pub(crate) async fn connect_with(
         &self,
         id: &str,
         headers: &[(&str, &str)],
@@ -205,7 +220,7 @@ impl Harness {
     }
 
     /// `$connect` with a bearer header; asserts success.
-    pub async fn connect(&self, id: &str, token: &str) {
+    pub(crate) async fn connect(&self, id: &str, token: &str) {
         let auth = format!("Bearer {token}");
         let (status, _) = self
             .connect_with(id, &[("Authorization", &auth)], &[])
@@ -213,7 +228,7 @@ impl Harness {
         assert_eq!(status, 200, "connect {id}");
     }
 
-    pub async fn disconnect(&self, id: &str) {
+    pub(crate) async fn disconnect(&self, id: &str) {
         let ev = events::parse(events::disconnect_json(
             &info(id),
             1000,
@@ -228,7 +243,7 @@ impl Harness {
     }
 
     /// Sends a raw frame and returns what the sender received.
-    pub async fn send_raw(&self, id: &str, body: &str) -> Vec<ServerFrame> {
+    pub(crate) async fn send_raw(&self, id: &str, body: &str) -> Vec<ServerFrame> {
         let ev = events::parse(events::message_json(
             &info(id),
             "$default",
@@ -244,23 +259,25 @@ impl Harness {
         self.pusher.take(id)
     }
 
-    pub async fn send(&self, id: &str, frame: Value) -> Vec<ServerFrame> {
+    pub(crate) async fn send(&self, id: &str, frame: Value) -> Vec<ServerFrame> {
         self.send_raw(id, &frame.to_string()).await
     }
 
-    pub fn received(&self, id: &str) -> Vec<ServerFrame> {
+    pub(crate) fn received(&self, id: &str) -> Vec<ServerFrame> {
         self.pusher.take(id)
     }
 }
 
-pub fn error_code(frames: &[ServerFrame]) -> Option<(Option<String>, wsfn::protocol::ErrorCode)> {
+pub(crate) fn error_code(
+    frames: &[ServerFrame],
+) -> Option<(Option<String>, wsfn::protocol::ErrorCode)> {
     frames.iter().find_map(|f| match f {
         ServerFrame::Error { id, code, .. } => Some((id.clone(), *code)),
         _ => None,
     })
 }
 
-pub fn messages(frames: &[ServerFrame]) -> Vec<wsfn::protocol::MessageFrame> {
+pub(crate) fn messages(frames: &[ServerFrame]) -> Vec<wsfn::protocol::MessageFrame> {
     frames
         .iter()
         .filter_map(|f| match f {

@@ -1,0 +1,254 @@
+//! Connections, the per-user connection set, and GCRA rate state.
+//!
+//! The per-user limit is one item per user holding the set of connection
+//! ids: `$connect` adds its id under the condition `size(ids) < max` in the
+//! same transaction that writes the connection and its personal
+//! subscription, so simultaneous handshakes cannot overshoot, and removing
+//! an id twice (a late second `$disconnect`) is harmless.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+
+use super::{backend, build, DynamoStore, Tx};
+use crate::auth::Principal;
+use crate::store::item::{connection_item, connection_of, get_s, key, n, s, subscription_items};
+use crate::store::keys::{self, attr, SK, TTL};
+use crate::store::{
+    Admission, ConnectionRecord, ConnectionStore, Gcra, NewConnection, RateStore, Removed,
+    StoreError,
+};
+use crate::time::now_secs;
+
+impl DynamoStore {
+    pub(super) fn put(
+        &self,
+        item: crate::store::item::Item,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let put = build(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Removes `id` from the user's connection set (a no-op if absent);
+    /// the user's last connection takes the set item with it.
+    async fn release_slot(&self, user: &str, id: &str) -> Result<(), StoreError> {
+        let k = key(keys::user_pk(user), keys::CONNS);
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(k.clone()))
+            .update_expression("DELETE #ids :id")
+            .expression_attribute_names("#ids", attr::IDS)
+            .expression_attribute_values(":id", AttributeValue::Ss(vec![id.to_string()]))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| backend("UpdateItem", e))?;
+        if r.attributes().is_none_or(|a| !a.contains_key(attr::IDS)) {
+            let gone = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(k))
+                .condition_expression("attribute_not_exists(#ids)")
+                .expression_attribute_names("#ids", attr::IDS)
+                .send()
+                .await;
+            match gone {
+                Ok(_) => {}
+                // A new connection took a slot meanwhile: the item stays.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(backend("DeleteItem", e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoStore {
+    async fn open_connection(&self, new: NewConnection<'_>) -> Result<Admission, StoreError> {
+        let conn = new.record;
+        let user_key = key(keys::user_pk(&conn.principal.sub), keys::CONNS);
+        let items = || {
+            let exp = now_secs() + new.ttl.as_secs();
+            let slot = build(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(user_key.clone()))
+                    .update_expression("ADD #ids :id SET #ttl = :ttl")
+                    .condition_expression("attribute_not_exists(#ids) OR size(#ids) < :max")
+                    .expression_attribute_names("#ids", attr::IDS)
+                    .expression_attribute_names("#ttl", TTL)
+                    .expression_attribute_values(":id", AttributeValue::Ss(vec![conn.id.clone()]))
+                    .expression_attribute_values(":ttl", n(exp))
+                    .expression_attribute_values(":max", n(u64::from(new.max_per_user)))
+                    .build(),
+            )?;
+            let mut tx = vec![
+                TransactWriteItem::builder().update(slot).build(),
+                self.put(connection_item(conn, exp)?)?,
+            ];
+            if let Some(personal) = new.personal {
+                for item in subscription_items(conn, personal.as_str(), exp) {
+                    tx.push(self.put(item)?);
+                }
+            }
+            Ok(tx)
+        };
+        match self.transact("connect", items).await? {
+            Tx::Done => Ok(Admission::Admitted),
+            Tx::ConditionsFailed(_) => {
+                let r = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .consistent_read(true)
+                    .set_key(Some(user_key.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| backend("GetItem", e))?;
+                let ids = r
+                    .item
+                    .and_then(|i| i.get(attr::IDS).and_then(|v| v.as_ss().ok()).cloned())
+                    .unwrap_or_default();
+                Ok(Admission::AtLimit(ids))
+            }
+        }
+    }
+
+    async fn get_connection(&self, id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
+        self.get(keys::conn_pk(id), keys::META)
+            .await?
+            .map(|i| connection_of(&i))
+            .transpose()
+    }
+
+    async fn update_principal(&self, id: &str, principal: &Principal) -> Result<(), StoreError> {
+        let json = serde_json::to_string(principal).map_err(|e| StoreError::Corrupt {
+            what: "principal".into(),
+            source: Some(e.into()),
+        })?;
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::conn_pk(id), keys::META)))
+            .update_expression("SET #p = :p")
+            .condition_expression("attribute_exists(#p) AND #ttl > :now")
+            .expression_attribute_names("#p", attr::PRINCIPAL)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":p", s(json))
+            .expression_attribute_values(":now", n(now_secs()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::NoConnection(id.into()))
+            }
+            Err(e) => Err(backend("UpdateItem", e)),
+        }
+    }
+
+    async fn remove_connection(&self, id: &str) -> Result<Removed, StoreError> {
+        let items = self.query_all(keys::conn_pk(id)).await?;
+        let mut removed = Removed::default();
+        let mut doomed = Vec::with_capacity(items.len() * 2);
+        let mut user = None;
+        for item in &items {
+            let sk = get_s(item, SK).unwrap_or_default();
+            if sk == keys::META {
+                removed.connection = true;
+                user = get_s(item, attr::USER).map(str::to_string);
+            } else if let Some(channel) = sk.strip_prefix(keys::SUB_PREFIX) {
+                removed.subscriptions += 1;
+                doomed.push(key(keys::chan_pk(channel), keys::sub_sk(id)));
+            }
+            doomed.push(key(keys::conn_pk(id), sk));
+        }
+        // Subscriptions first, the record last: a crash in between leaves a
+        // record that a retry (or the TTL) still finds.
+        if let Some(user) = &user {
+            self.release_slot(user, id).await?;
+        }
+        self.delete_keys(doomed).await?;
+        Ok(removed)
+    }
+
+    async fn forget_user_connection(&self, user: &str, id: &str) -> Result<(), StoreError> {
+        self.release_slot(user, id).await
+    }
+}
+
+#[async_trait]
+impl RateStore for DynamoStore {
+    /// GCRA in one conditional UpdateItem in the common case: a quiet client
+    /// (`tat` in the past) sets `tat = now + interval`; a busy one within its
+    /// burst adds `interval` to `tat` under `tat ≤ now + tolerance`.
+    async fn admit(
+        &self,
+        connection_id: &str,
+        limit: Gcra,
+        now_us: u64,
+    ) -> Result<bool, StoreError> {
+        let k = key(keys::conn_pk(connection_id), keys::RATE);
+        let ttl = n(now_secs() + limit.state_ttl().as_secs());
+        let quiet = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(k.clone()))
+            .update_expression("SET #tat = :next, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#tat) OR #tat <= :now")
+            .expression_attribute_names("#tat", attr::TAT)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":next", n(now_us.saturating_add(limit.interval_us)))
+            .expression_attribute_values(":now", n(now_us))
+            .expression_attribute_values(":ttl", ttl.clone())
+            .send()
+            .await;
+        match quiet {
+            Ok(_) => return Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(backend("UpdateItem", e)),
+        }
+        let busy = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(k))
+            .update_expression("SET #tat = #tat + :interval, #ttl = :ttl")
+            .condition_expression("#tat <= :limit")
+            .expression_attribute_names("#tat", attr::TAT)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":interval", n(limit.interval_us))
+            .expression_attribute_values(":limit", n(now_us.saturating_add(limit.tolerance_us())))
+            .expression_attribute_values(":ttl", ttl)
+            .return_values(ReturnValue::None)
+            .send()
+            .await;
+        match busy {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(backend("UpdateItem", e)),
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Connections, the per-user set, and rate state of the embedded store.
+
+use async_trait::async_trait;
+
+use super::{expiry, MemoryStore, Sub};
+use crate::auth::Principal;
+use crate::store::{
+    Admission, ConnectionRecord, ConnectionStore, Gcra, NewConnection, RateStore, Removed,
+    StoreError,
+};
+use crate::time::now_secs;
+
+#[async_trait]
+impl ConnectionStore for MemoryStore {
+    async fn open_connection(&self, new: NewConnection<'_>) -> Result<Admission, StoreError> {
+        let exp = expiry(new.ttl);
+        let conn = new.record;
+        let mut s = self.lock();
+        let held = s.by_user.entry(conn.principal.sub.clone()).or_default();
+        if held.len() >= new.max_per_user as usize && !held.contains(&conn.id) {
+            return Ok(Admission::AtLimit(held.iter().cloned().collect()));
+        }
+        held.insert(conn.id.clone());
+        s.connections.insert(conn.id.clone(), (conn.clone(), exp));
+        if let Some(personal) = new.personal {
+            let sub = Sub {
+                expires: exp,
+                counted: false,
+            };
+            s.conn_subs
+                .entry(conn.id.clone())
+                .or_default()
+                .insert(personal.to_string(), sub);
+            s.chan_subs
+                .entry(personal.to_string())
+                .or_default()
+                .insert(conn.id.clone(), (conn.principal.sub.clone(), exp));
+        }
+        Ok(Admission::Admitted)
+    }
+
+    async fn get_connection(&self, id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
+        let now = now_secs();
+        let s = self.lock();
+        Ok(s.connections
+            .get(id)
+            .filter(|(_, e)| *e > now)
+            .map(|(c, _)| c.clone()))
+    }
+
+    async fn update_principal(&self, id: &str, principal: &Principal) -> Result<(), StoreError> {
+        let now = now_secs();
+        let mut s = self.lock();
+        match s.connections.get_mut(id).filter(|(_, e)| *e > now) {
+            Some((c, _)) => {
+                c.principal = principal.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NoConnection(id.into())),
+        }
+    }
+
+    async fn remove_connection(&self, id: &str) -> Result<Removed, StoreError> {
+        let mut s = self.lock();
+        let mut removed = Removed::default();
+        if let Some((c, _)) = s.connections.remove(id) {
+            removed.connection = true;
+            if let Some(m) = s.by_user.get_mut(&c.principal.sub) {
+                m.remove(id);
+                if m.is_empty() {
+                    s.by_user.remove(&c.principal.sub);
+                }
+            }
+        }
+        s.rate.remove(id);
+        for channel in s.conn_subs.remove(id).unwrap_or_default().into_keys() {
+            removed.subscriptions += 1;
+            if let Some(m) = s.chan_subs.get_mut(&channel) {
+                m.remove(id);
+                if m.is_empty() {
+                    s.chan_subs.remove(&channel);
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn forget_user_connection(&self, user: &str, id: &str) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if let Some(m) = s.by_user.get_mut(user) {
+            m.remove(id);
+            if m.is_empty() {
+                s.by_user.remove(user);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RateStore for MemoryStore {
+    async fn admit(
+        &self,
+        connection_id: &str,
+        limit: Gcra,
+        now_us: u64,
+    ) -> Result<bool, StoreError> {
+        let now = now_secs();
+        let mut s = self.lock();
+        let stored = s
+            .rate
+            .get(connection_id)
+            .filter(|(_, exp)| *exp > now)
+            .map(|(tat, _)| *tat);
+        match limit.next_tat(stored, now_us) {
+            Some(tat) => {
+                s.rate
+                    .insert(connection_id.to_string(), (tat, expiry(limit.state_ttl())));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
