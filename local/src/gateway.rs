@@ -323,7 +323,10 @@ struct Queues {
 /// why). It runs apart from the reader and the timers, so a client that
 /// stops reading blocks only this task: idle timeout, maximum duration,
 /// DELETE @connections and shutdown still close the socket.
-async fn write_loop<W>(sink: Arc<tokio::sync::Mutex<W>>, mut frames: mpsc::Receiver<Outbound>) -> String
+async fn write_loop<W>(
+    sink: Arc<tokio::sync::Mutex<W>>,
+    mut frames: mpsc::Receiver<Outbound>,
+) -> String
 where
     W: futures::Sink<Message, Error = WsError> + Unpin,
 {

@@ -21,6 +21,7 @@ struct Inbox {
     throttle: HashMap<String, u32>,
     deleted: Vec<String>,
     posts: u32,
+    oversized: u32,
 }
 
 /// Records every frame per connection; `gone` ids answer 410, `throttle`d
@@ -60,6 +61,11 @@ impl RecordingPusher {
         std::mem::take(&mut self.lock().posts)
     }
 
+    /// Pushes refused for being over 128 KB (413), ever.
+    pub fn oversized(&self) -> u32 {
+        self.lock().oversized
+    }
+
     /// Connections closed through `delete`.
     pub fn deleted(&self) -> Vec<String> {
         self.lock().deleted.clone()
@@ -79,6 +85,14 @@ impl Pusher for RecordingPusher {
                 *n -= 1;
                 return Err(PushError::Throttled);
             }
+        }
+        if payload.len() > crate::protocol::MAX_REPLY_BYTES {
+            // PostToConnection's limit: API Gateway answers 413.
+            inbox.oversized += 1;
+            return Err(PushError::Failed(format!(
+                "413 PayloadTooLargeException: {} bytes",
+                payload.len()
+            )));
         }
         let frame: ServerFrame = serde_json::from_slice(payload)
             .map_err(|e| PushError::Failed(format!("pushed frame is not a server frame: {e}")))?;

@@ -219,6 +219,29 @@ impl Harness {
         (r.status_code, proto)
     }
 
+    /// `$connect` of a connection opened `age` ago; returns the status.
+    pub(crate) async fn connect_aged(
+        &self,
+        id: &str,
+        token: &str,
+        age: std::time::Duration,
+    ) -> i64 {
+        let auth = format!("Bearer {token}");
+        let mut i = info(id);
+        i.connected_at -= age.as_millis() as u64;
+        let ev = events::parse(events::connect_json(
+            &i,
+            &[("Authorization".to_string(), auth)],
+            &[],
+            &self.rid(),
+            wsfn::time::now_millis(),
+        ));
+        handlers::connect(ev, &self.app)
+            .await
+            .expect("connect handler")
+            .status_code
+    }
+
     /// `$connect` with a bearer header; asserts success.
     pub(crate) async fn connect(&self, id: &str, token: &str) {
         let auth = format!("Bearer {token}");
@@ -257,6 +280,23 @@ impl Harness {
             .expect("message handler");
         assert_eq!(r.status_code, 200);
         self.pusher.take(id)
+    }
+
+    /// Sends a frame without collecting replies (for pipelined sends:
+    /// collect them afterwards with [`Harness::received`]).
+    pub(crate) async fn send_quiet(&self, id: &str, frame: Value) {
+        let ev = events::parse(events::message_json(
+            &info(id),
+            "$default",
+            &frame.to_string(),
+            "msg",
+            &self.rid(),
+            wsfn::time::now_millis(),
+        ));
+        let r = handlers::message(ev, &self.app)
+            .await
+            .expect("message handler");
+        assert_eq!(r.status_code, 200);
     }
 
     pub(crate) async fn send(&self, id: &str, frame: Value) -> Vec<ServerFrame> {
