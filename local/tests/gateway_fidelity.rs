@@ -306,3 +306,81 @@ async fn shutdown_closes_every_socket_1001_and_runs_disconnects() {
     }
     assert_eq!(gw.connections.len(), 0);
 }
+
+/// 10 simultaneous upgrades of one user with MAX_CONNECTIONS_PER_USER=3:
+/// 3 get 101, 7 get 429, on both stores.
+#[tokio::test]
+async fn simultaneous_upgrades_respect_the_user_limit() {
+    for mut o in [opts(), dynamodb_opts()] {
+        o.environment
+            .insert("MAX_CONNECTIONS_PER_USER".into(), "3".into());
+        let local = Local::start(o).await;
+        let auth = format!("Bearer {}", token("alice", &[], &[]));
+        let headers = [("Authorization", auth.as_str())];
+        let attempts = (0..10).map(|_| open(&local.url, &headers));
+        let results = futures::future::join_all(attempts).await;
+        let mut statuses: Vec<u16> = results
+            .iter()
+            .map(|r| match r {
+                Ok(_) => 101,
+                Err(status) => *status,
+            })
+            .collect();
+        statuses.sort();
+        assert_eq!(statuses, [vec![101; 3], vec![429; 7]].concat());
+    }
+}
+
+/// A client that stops reading: the outbound queue is bounded (POST answers
+/// 429 once it is full) and DELETE @connections and the idle timeout still
+/// close the socket and fire `$disconnect`.
+#[tokio::test]
+async fn a_client_that_stops_reading_does_not_pin_its_socket() {
+    let mut o = opts();
+    o.idle_timeout = Duration::from_secs(6);
+    let local = Local::start(o).await;
+    let mgmt = local.management(true);
+    let payload = vec![b'x'; 100 * 1024];
+    for close_by_delete in [true, false] {
+        let (ws, id) = client(&local.url, &token("slow", &[], &[])).await;
+        let opened = std::time::Instant::now();
+        // The client never reads from `ws` again.
+        let mut throttled = false;
+        for _ in 0..2000 {
+            let r = mgmt
+                .post_to_connection()
+                .connection_id(&id)
+                .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+                    payload.clone(),
+                ))
+                .send()
+                .await;
+            match r {
+                Ok(_) => {}
+                Err(e) => {
+                    let status = e.raw_response().map(|r| r.status().as_u16());
+                    assert_eq!(status, Some(429), "{e:?}");
+                    throttled = true;
+                    break;
+                }
+            }
+        }
+        assert!(
+            throttled,
+            "the queue of a client that does not read is bounded"
+        );
+        let started = std::time::Instant::now();
+        if close_by_delete {
+            mgmt.delete_connection()
+                .connection_id(&id)
+                .send()
+                .await
+                .expect("DELETE works while writes are blocked");
+        }
+        let d = local.disconnect_event(&id).await;
+        let expected = if close_by_delete { 1000 } else { 1001 };
+        assert_eq!(d["requestContext"]["disconnectStatusCode"], expected);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        drop(ws);
+    }
+}
