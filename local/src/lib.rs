@@ -2,7 +2,6 @@
 //! [`start`] builds everything and serves on a port; [`router`] is the whole
 //! HTTP surface, for tests.
 
-pub mod bench;
 pub mod connections;
 pub mod console;
 pub mod gateway;

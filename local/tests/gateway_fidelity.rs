@@ -369,6 +369,10 @@ async fn a_client_that_stops_reading_does_not_pin_its_socket() {
             throttled,
             "the queue of a client that does not read is bounded"
         );
+        assert!(
+            opened.elapsed() < Duration::from_secs(5),
+            "filled before the idle timeout"
+        );
         let started = std::time::Instant::now();
         if close_by_delete {
             mgmt.delete_connection()

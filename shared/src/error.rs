@@ -7,7 +7,7 @@ use crate::store::StoreError;
 /// Why an action failed. Each variant maps to exactly one [`ErrorCode`];
 /// none of them breaks the connection.
 #[derive(Debug, thiserror::Error)]
-pub enum ActionError {
+pub(crate) enum ActionError {
     /// Malformed frame or field; the message says which.
     #[error("{0}")]
     BadRequest(String),
@@ -46,7 +46,7 @@ impl From<StoreError> for ActionError {
 
 impl ActionError {
     /// The wire code for this error.
-    pub fn code(&self) -> ErrorCode {
+    pub(crate) fn code(&self) -> ErrorCode {
         match self {
             Self::BadRequest(_) => ErrorCode::BadRequest,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
@@ -59,7 +59,7 @@ impl ActionError {
     }
 
     /// What the client may see: internal detail is withheld.
-    pub fn client_message(&self) -> String {
+    pub(crate) fn client_message(&self) -> String {
         match self {
             Self::Internal(_) => "internal error; retry later".into(),
             other => other.to_string(),
@@ -67,7 +67,7 @@ impl ActionError {
     }
 
     /// The `error` frame for this failure, echoing the request id.
-    pub fn to_frame(&self, id: Option<String>) -> ServerFrame {
+    pub(crate) fn to_frame(&self, id: Option<String>) -> ServerFrame {
         ServerFrame::Error {
             id,
             code: self.code(),

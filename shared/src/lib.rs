@@ -32,4 +32,4 @@ pub mod time;
 pub use aws_config;
 pub use aws_lambda_events;
 pub use aws_sdk_dynamodb;
-pub use error::{ActionError, HandlerError};
+pub use error::HandlerError;

@@ -1,6 +1,6 @@
 //! The `$default` route Lambda: wiring only; the handler is `wsfn::handlers::message`.
 
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use wsfn::handlers::{message, WsEvent};
 
 #[tokio::main]
@@ -8,7 +8,10 @@ async fn main() -> Result<(), Error> {
     wsfn::logging::init_json();
     let app = wsfn::bootstrap::app_from_env().await?;
     run(service_fn(|event: LambdaEvent<WsEvent>| async {
-        message(event.payload, &app).await.map_err(Error::from)
+        message(event.payload, &app).await.map_err(|e| Diagnostic {
+            error_type: e.error_type().into(),
+            error_message: e.to_string(),
+        })
     }))
     .await
 }

@@ -28,6 +28,12 @@ pub const STREAM: &str = "stream";
 pub const RATE: &str = "rate";
 /// Sort key of a user's connection set.
 pub const CONNS: &str = "conns";
+/// Prefix of a connection's partition.
+pub const CONN_PREFIX: &str = "conn#";
+/// Prefix of a channel's partition.
+pub const CHAN_PREFIX: &str = "chan#";
+/// Prefix of a user's partition.
+pub const USER_PREFIX: &str = "user#";
 /// Prefix of subscription sort keys (both directions).
 pub const SUB_PREFIX: &str = "sub#";
 /// Prefix of history entries.
@@ -65,15 +71,15 @@ pub mod attr {
 
 /// Partition of a connection's items.
 pub fn conn_pk(id: &str) -> String {
-    format!("conn#{id}")
+    format!("{CONN_PREFIX}{id}")
 }
 /// Partition of a channel's items.
 pub fn chan_pk(channel: &str) -> String {
-    format!("chan#{channel}")
+    format!("{CHAN_PREFIX}{channel}")
 }
 /// Partition of a user's items.
 pub fn user_pk(user: &str) -> String {
-    format!("user#{user}")
+    format!("{USER_PREFIX}{user}")
 }
 /// Sort key of a subscription item (`channel` under a connection, or a
 /// connection id under a channel).

@@ -14,7 +14,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{start, Options, Running};
+use wsfn_local::{start, Options, Running};
+
+pub mod hot;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -488,10 +490,11 @@ fn belongs_to_a_connection(
             .map(String::as_str)
     };
     let (pk, sk) = (
-        text("pk").unwrap_or_default(),
-        text("sk").unwrap_or_default(),
+        text(wsfn::store::keys::PK).unwrap_or_default(),
+        text(wsfn::store::keys::SK).unwrap_or_default(),
     );
-    pk.starts_with("conn#")
-        || sk.starts_with(wsfn::store::keys::SUB_PREFIX)
-        || (pk.starts_with("user#") && sk.starts_with("conn#"))
+    use wsfn::store::keys;
+    pk.starts_with(keys::CONN_PREFIX)
+        || sk.starts_with(keys::SUB_PREFIX)
+        || (pk.starts_with(keys::USER_PREFIX) && sk == keys::CONNS)
 }

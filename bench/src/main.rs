@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use wsfn_local::bench::{churn, fanout, gateway, subscriber_process, Clients};
+use wsfn_bench::{churn, fanout, gateway, hot, subscriber_process, Clients};
 use wsfn_local::management::Faults;
 use wsfn_local::Options;
 
@@ -58,6 +58,15 @@ struct Args {
     /// Connections for the churn benchmark (0 skips it).
     #[arg(long, default_value_t = 1000)]
     churn: usize,
+    /// Publishers for the hot-channel benchmark (0 skips it).
+    #[arg(long, default_value_t = 15)]
+    hot_publishers: usize,
+    /// Publishes per hot-channel publisher.
+    #[arg(long, default_value_t = 40)]
+    hot_each: usize,
+    /// Publishes each hot-channel publisher keeps in flight.
+    #[arg(long, default_value_t = 10)]
+    hot_pipeline: usize,
     /// Template.
     #[arg(long, default_value = "template.yaml")]
     template: String,
@@ -147,6 +156,12 @@ async fn main() -> ExitCode {
             running.shutdown().await;
         }
     }
+    if args.hot_publishers > 0 {
+        if let Err(e) = hot_channel(&args, store).await {
+            eprintln!("wsfn-bench: hot channel: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     if args.churn > 0 {
         let mut opts = Options::new(args.template.clone());
         opts.dynamodb_endpoint = args.dynamodb_endpoint.clone();
@@ -174,4 +189,67 @@ async fn main() -> ExitCode {
         running.shutdown().await;
     }
     ExitCode::SUCCESS
+}
+
+fn hot_row(how: &str, r: &hot::HotResult) {
+    println!(
+        "| {how} | {} | {} | {} | {} | {:.0} ms | {:.0} | {:.0} ms | {:.0} ms |",
+        r.publishers,
+        r.acked,
+        r.errors,
+        if r.gap_free { "yes" } else { "NO" },
+        r.elapsed.as_secs_f64() * 1e3,
+        r.per_second(),
+        r.p50.as_secs_f64() * 1e3,
+        r.p99.as_secs_f64() * 1e3,
+    );
+}
+
+/// One channel, many publishers: through the gateway, and (on DynamoDB)
+/// with independent store instances racing on the stream head.
+async fn hot_channel(args: &Args, store: &str) -> Result<(), wsfn_bench::BenchError> {
+    let mut opts = Options::new(args.template.clone());
+    opts.dynamodb_endpoint = args.dynamodb_endpoint.clone();
+    // The rate limit is not what this measures: keep it out of the way.
+    opts.parameters
+        .insert("RateLimitPerSecond".into(), "100000".into());
+    opts.parameters
+        .insert("RateLimitBurst".into(), "100000".into());
+    let running = gateway(opts).await?;
+    println!("\n### One hot channel ({store} store)\n");
+    println!("| path | publishers | acked | errors | gap-free | elapsed | publishes/s | p50 ack | p99 ack |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let r = hot::through_gateway(
+        &running,
+        args.hot_publishers,
+        args.hot_each,
+        args.hot_pipeline,
+    )
+    .await?;
+    hot_row("WebSocket → gateway → message handler", &r);
+    running.shutdown().await;
+    if let Some(endpoint) = &args.dynamodb_endpoint {
+        let table = format!("wsfn-bench-hot-{:x}", rand::random::<u32>());
+        let mut instances: Vec<std::sync::Arc<dyn wsfn::store::Store>> = Vec::new();
+        for i in 0..args.hot_publishers.min(5) {
+            let sdk = wsfn::aws_config::defaults(wsfn::aws_config::BehaviorVersion::latest())
+                .endpoint_url(endpoint)
+                .load()
+                .await;
+            let client = wsfn::aws_sdk_dynamodb::Client::new(&sdk);
+            if i == 0 {
+                wsfn::store::create_table(&client, &table)
+                    .await
+                    .map_err(|e| wsfn_bench::BenchError(e.to_string()))?;
+            }
+            instances.push(std::sync::Arc::new(wsfn::store::DynamoStore::new(
+                client,
+                table.clone(),
+            )));
+        }
+        let each = args.hot_publishers * args.hot_each / instances.len().max(1);
+        let r = hot::across_instances(instances, each, args.hot_pipeline).await?;
+        hot_row("store instances racing (like Lambda instances)", &r);
+    }
+    Ok(())
 }

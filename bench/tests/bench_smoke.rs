@@ -3,11 +3,34 @@
 //! retried rather than lost, churn leaves nothing behind — on both stores.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+mod support {
+    use wsfn_local::Options;
+
+    pub(crate) fn opts() -> Options {
+        let mut o = Options::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"));
+        o.listen = "127.0.0.1:0".parse().unwrap();
+        o.quiet = true;
+        o
+    }
+
+    pub(crate) fn dynamodb_opts() -> Options {
+        let mut o = opts();
+        o.dynamodb_endpoint = Some(std::env::var("WSFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(
+            |_| {
+                panic!("WSFN_TEST_DYNAMODB_ENDPOINT is not set: run the tests with scripts/test.sh")
+            },
+        ));
+        o.environment.insert(
+            "TABLE_NAME".into(),
+            format!("wsfn-smoke-{:x}", rand::random::<u64>()),
+        );
+        o
+    }
+}
 
 use std::time::Duration;
 
-use wsfn_local::bench::{churn, fanout, gateway, Clients};
+use wsfn_bench::{churn, fanout, gateway, hot, Clients};
 use wsfn_local::management::Faults;
 use wsfn_local::Options;
 
@@ -37,6 +60,12 @@ async fn smoke(mut o: Options) {
     assert!(r.p50 <= r.p99 && r.p99 <= r.last_delivery);
     let c = churn(&running, 20, 5).await.unwrap();
     assert_eq!(c.leftovers, 0, "{c:?}");
+    running.shutdown().await;
+    // The hot-channel measure: every publish acked, seq gap-free.
+    o.parameters.insert("RateLimitBurst".into(), "1000".into());
+    let running = gateway(o).await.unwrap();
+    let h = hot::through_gateway(&running, 4, 10, 5).await.unwrap();
+    assert_eq!((h.acked, h.errors, h.gap_free), (40, 0, true), "{h:?}");
     running.shutdown().await;
 }
 
