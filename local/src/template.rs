@@ -9,6 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_yaml::Value;
 
+mod resolve;
+mod rules;
+
+use resolve::{as_str, Resolver};
+pub use rules::Statement;
+
 /// A template the gateway cannot run, with the resource it failed on.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -30,7 +36,7 @@ pub enum TemplateError {
     },
 }
 
-fn err(resource: &str, reason: impl Into<String>) -> TemplateError {
+pub(crate) fn err(resource: &str, reason: impl Into<String>) -> TemplateError {
     TemplateError::Resource {
         resource: resource.to_string(),
         reason: reason.into(),
@@ -44,8 +50,11 @@ pub struct FunctionSpec {
     pub logical_id: String,
     /// Cargo binary (`Metadata.BuildProperties.Binary`): which handler runs it.
     pub binary: String,
-    /// Environment from the template (Globals merged), intrinsics resolved.
+    /// Environment from the template (Globals merged), intrinsics resolved;
+    /// a variable whose value is `AWS::NoValue` is absent.
     pub env: BTreeMap<String, String>,
+    /// Inline IAM policy statements, resolved.
+    pub policies: Vec<Statement>,
 }
 
 /// The table the functions use.
@@ -79,171 +88,6 @@ impl ApiSpec {
             .strip_prefix("$request.body.")
             .map(|p| p.split('.').map(str::to_string).collect())
             .unwrap_or_default()
-    }
-}
-
-struct Resolver<'a> {
-    params: HashMap<String, String>,
-    resources: &'a serde_yaml::Mapping,
-}
-
-fn as_str(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-impl Resolver<'_> {
-    fn reference(&self, name: &str, resource: &str) -> Result<String, TemplateError> {
-        if let Some(v) = self.params.get(name) {
-            return Ok(v.clone());
-        }
-        let Some(r) = self.resources.get(name) else {
-            return Err(err(resource, format!("!Ref to unknown `{name}`")));
-        };
-        // Tables resolve to their name, everything else to the logical id.
-        Ok(r.get("Properties")
-            .and_then(|p| p.get("TableName"))
-            .and_then(as_str)
-            .unwrap_or_else(|| name.to_string()))
-    }
-
-    fn get_att(&self, target: &str, attr: &str, resource: &str) -> Result<String, TemplateError> {
-        if self.resources.get(target).is_none() {
-            return Err(err(resource, format!("!GetAtt to unknown `{target}`")));
-        }
-        let kind = self.resources[target]
-            .get("Type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        Ok(match (kind, attr) {
-            ("AWS::Serverless::Function", "Arn") => {
-                format!("arn:aws:lambda:local:000000000000:function:{target}")
-            }
-            ("AWS::DynamoDB::Table", "Arn") => {
-                format!(
-                    "arn:aws:dynamodb:local:000000000000:table/{}",
-                    self.reference(target, resource)?
-                )
-            }
-            _ => format!("{target}.{attr}"),
-        })
-    }
-
-    fn sub(
-        &self,
-        text: &str,
-        vars: &HashMap<String, String>,
-        resource: &str,
-    ) -> Result<String, TemplateError> {
-        let mut out = String::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| err(resource, "unclosed ${ in !Sub"))?;
-            let name = &after[..end];
-            if let Some(literal) = name.strip_prefix('!') {
-                out.push_str("${");
-                out.push_str(literal);
-                out.push('}');
-            } else if let Some(v) = vars.get(name) {
-                out.push_str(v);
-            } else if let Some((target, attr)) = name.split_once('.') {
-                out.push_str(&self.get_att(target, attr, resource)?);
-            } else {
-                out.push_str(&self.reference(name, resource)?);
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        Ok(out)
-    }
-
-    /// Resolves a scalar or intrinsic to a string.
-    fn resolve(&self, v: &Value, resource: &str) -> Result<String, TemplateError> {
-        if let Some(s) = as_str(v) {
-            return Ok(s);
-        }
-        let (name, arg) = match v {
-            Value::Tagged(t) => (
-                t.tag.to_string().trim_start_matches('!').to_string(),
-                &t.value,
-            ),
-            Value::Mapping(m) if m.len() == 1 => {
-                let (k, a) = m
-                    .iter()
-                    .next()
-                    .ok_or_else(|| err(resource, "empty mapping"))?;
-                let k = k.as_str().unwrap_or_default();
-                (k.trim_start_matches("Fn::").to_string(), a)
-            }
-            Value::Null => return Ok(String::new()),
-            other => {
-                return Err(err(
-                    resource,
-                    format!("cannot resolve {other:?} to a string"),
-                ))
-            }
-        };
-        match name.as_str() {
-            "Ref" => self.reference(&self.resolve(arg, resource)?, resource),
-            "GetAtt" => {
-                let (target, attr) = match arg {
-                    Value::Sequence(s) if s.len() == 2 => (
-                        self.resolve(&s[0], resource)?,
-                        self.resolve(&s[1], resource)?,
-                    ),
-                    other => {
-                        let text = self.resolve(other, resource)?;
-                        let (t, a) = text
-                            .split_once('.')
-                            .ok_or_else(|| err(resource, format!("bad !GetAtt `{text}`")))?;
-                        (t.to_string(), a.to_string())
-                    }
-                };
-                self.get_att(&target, &attr, resource)
-            }
-            "Sub" => match arg {
-                Value::Sequence(s) if s.len() == 2 => {
-                    let text = self.resolve(&s[0], resource)?;
-                    let mut vars = HashMap::new();
-                    if let Value::Mapping(m) = &s[1] {
-                        for (k, v) in m {
-                            vars.insert(
-                                k.as_str().unwrap_or_default().to_string(),
-                                self.resolve(v, resource)?,
-                            );
-                        }
-                    }
-                    self.sub(&text, &vars, resource)
-                }
-                other => self.sub(&self.resolve(other, resource)?, &HashMap::new(), resource),
-            },
-            "Join" => match arg {
-                Value::Sequence(s) if s.len() == 2 => {
-                    let delim = self.resolve(&s[0], resource)?;
-                    let Value::Sequence(parts) = &s[1] else {
-                        return Err(err(resource, "!Join needs a list of values"));
-                    };
-                    let parts = parts
-                        .iter()
-                        .map(|p| self.resolve(p, resource))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Ok(parts.join(&delim))
-                }
-                _ => Err(err(resource, "!Join needs [delimiter, [values]]")),
-            },
-            other => Err(err(
-                resource,
-                format!("intrinsic `{other}` is not supported by wsfn-local"),
-            )),
-        }
     }
 }
 
@@ -292,7 +136,15 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
             overrides.get(&name).cloned().unwrap_or(default),
         );
     }
-    let r = Resolver { params, resources };
+    let r = Resolver {
+        params,
+        resources,
+        conditions: doc
+            .get("Conditions")
+            .and_then(Value::as_mapping)
+            .unwrap_or(&empty),
+    };
+    rules::check(&doc, &r)?;
     let kind = |id: &str| {
         resources
             .get(id)
@@ -369,15 +221,18 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
             .cloned()
             .unwrap_or_default();
         for (k, v) in globals_env.iter().chain(own.iter()) {
-            env.insert(
-                k.as_str().unwrap_or_default().to_string(),
-                r.resolve(v, id)?,
-            );
+            let name = k.as_str().unwrap_or_default().to_string();
+            match r.resolve_opt(v, id)? {
+                Some(value) => env.insert(name, value),
+                None => env.remove(&name),
+            };
         }
+        let policies = rules::statements(props(id).and_then(|p| p.get("Policies")), &r, id)?;
         Ok(FunctionSpec {
             logical_id: id.to_string(),
             binary,
             env,
+            policies,
         })
     };
 

@@ -1,7 +1,9 @@
 //! Cold-start wiring for the Lambda binaries: configuration from the
-//! environment (an error naming the variable, not a panic), SDK clients built
-//! once.
+//! environment (an error naming the variable, not a panic), the HS256
+//! secret from Secrets Manager when `JWT_SECRET_ARN` names one, SDK clients
+//! built once.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::app::App;
@@ -9,12 +11,40 @@ use crate::config::{Config, ConfigError};
 use crate::push::ManagementPushers;
 use crate::store::DynamoStore;
 
+/// Resolves `JWT_SECRET_ARN` into `JWT_SECRET` (read once, here).
+pub async fn resolve_secret(
+    env: &mut HashMap<String, String>,
+    sdk: &aws_config::SdkConfig,
+) -> Result<(), ConfigError> {
+    let set = |k: &str| env.get(k).is_some_and(|v| !v.trim().is_empty());
+    if !set("JWT_SECRET_ARN") {
+        return Ok(());
+    }
+    if set("JWT_SECRET") {
+        return Err(ConfigError::Invalid {
+            var: "JWT_SECRET_ARN",
+            reason: "set JWT_SECRET or JWT_SECRET_ARN, not both".into(),
+        });
+    }
+    let arn = env.remove("JWT_SECRET_ARN").unwrap_or_default();
+    let secret = crate::secrets::secret_string(sdk, &arn)
+        .await
+        .map_err(|reason| ConfigError::Invalid {
+            var: "JWT_SECRET_ARN",
+            reason,
+        })?;
+    env.insert("JWT_SECRET".into(), secret);
+    Ok(())
+}
+
 /// Builds the production [`App`]: DynamoDB store and management API pushers.
 pub async fn app_from_env() -> Result<App, ConfigError> {
-    let config = Config::from_env()?;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
+    let mut env: HashMap<String, String> = std::env::vars().collect();
+    resolve_secret(&mut env, &sdk).await?;
+    let config = Config::from_map(&env)?;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         config.table_name.clone(),

@@ -10,6 +10,7 @@ use crate::auth::{JwtKey, Verifier};
 pub const VARIABLES: &[&str] = &[
     "TABLE_NAME",
     "JWT_SECRET",
+    "JWT_SECRET_ARN",
     "JWT_PUBLIC_KEY",
     "JWT_JWKS_URL",
     "JWT_ISSUER",

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod push;
 pub mod retry;
+pub mod secrets;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -22,7 +22,8 @@ fn reads_the_project_template() {
     assert_eq!(env["TABLE_NAME"], "ConnectionsTable");
     assert_eq!(env["MAX_CONNECTIONS_PER_USER"], "10");
     assert_eq!(env["ALLOWED_ORIGINS"], "*");
-    assert_eq!(env["JWT_SECRET"], "");
+    assert_eq!(env["JWT_SECRET_ARN"], "JwtSecret");
+    assert!(!env.contains_key("JWT_SECRET"));
     let table = spec.table.unwrap();
     assert_eq!(table.name, "ConnectionsTable");
     assert_eq!(table.ttl_attribute.as_deref(), Some("ttl"));

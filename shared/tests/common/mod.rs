@@ -265,8 +265,9 @@ impl Harness {
         assert_eq!(r.status_code, 200);
     }
 
-    /// Sends a raw frame and returns what the sender received.
-    pub(crate) async fn send_raw(&self, id: &str, body: &str) -> Vec<ServerFrame> {
+    /// Delivers a raw frame to the message handler; replies stay in the
+    /// recorder (collect them with [`Harness::received`]).
+    pub(crate) async fn deliver(&self, id: &str, body: &str) {
         let ev = events::parse(events::message_json(
             &info(id),
             "$default",
@@ -279,24 +280,17 @@ impl Harness {
             .await
             .expect("message handler");
         assert_eq!(r.status_code, 200);
+    }
+
+    /// Sends a raw frame and returns what the sender received.
+    pub(crate) async fn send_raw(&self, id: &str, body: &str) -> Vec<ServerFrame> {
+        self.deliver(id, body).await;
         self.pusher.take(id)
     }
 
-    /// Sends a frame without collecting replies (for pipelined sends:
-    /// collect them afterwards with [`Harness::received`]).
+    /// Sends a frame without collecting replies (for pipelined sends).
     pub(crate) async fn send_quiet(&self, id: &str, frame: Value) {
-        let ev = events::parse(events::message_json(
-            &info(id),
-            "$default",
-            &frame.to_string(),
-            "msg",
-            &self.rid(),
-            wsfn::time::now_millis(),
-        ));
-        let r = handlers::message(ev, &self.app)
-            .await
-            .expect("message handler");
-        assert_eq!(r.status_code, 200);
+        self.deliver(id, &frame.to_string()).await;
     }
 
     pub(crate) async fn send(&self, id: &str, frame: Value) -> Vec<ServerFrame> {
