@@ -40,7 +40,11 @@ fn token_is_signed_with_the_dev_secret_and_carries_capabilities() {
         None,
         0,
     );
-    let p = verifier.verify(out.trim()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let p = rt.block_on(verifier.verify(out.trim())).unwrap();
     assert_eq!(
         (p.sub.as_str(), p.subscribe.clone(), p.publish.clone()),
         (

@@ -76,8 +76,54 @@ fn public_key_mode_passes_the_key_and_no_secret_access() {
 }
 
 #[test]
+fn jwks_mode_from_a_cognito_pool_derives_url_and_issuer() {
+    let spec = render(&[
+        ("AuthMode", "jwks"),
+        ("CognitoUserPoolId", "eu-west-1_AbC123"),
+    ])
+    .unwrap();
+    for f in functions(&spec) {
+        let pool = "https://cognito-idp.local.amazonaws.com/eu-west-1_AbC123";
+        assert_eq!(
+            f.env["JWT_JWKS_URL"],
+            format!("{pool}/.well-known/jwks.json")
+        );
+        assert_eq!(f.env["JWT_ISSUER"], pool);
+        assert!(!f.env.contains_key("JWT_SECRET_ARN") && !f.env.contains_key("JWT_PUBLIC_KEY"));
+        assert!(allowed(f, "secretsmanager:GetSecretValue").is_empty());
+    }
+    let url = "https://example.auth0.com/.well-known/jwks.json";
+    let spec = render(&[
+        ("AuthMode", "jwks"),
+        ("JwtJwksUrl", url),
+        ("JwtIssuer", "https://example.auth0.com/"),
+    ])
+    .unwrap();
+    for f in functions(&spec) {
+        assert_eq!(f.env["JWT_JWKS_URL"], url);
+        assert_eq!(f.env["JWT_ISSUER"], "https://example.auth0.com/");
+    }
+}
+
+#[test]
 fn a_missing_or_stray_value_fails_the_deploy() {
-    let cases: [(&[(&str, &str)], &str); 3] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
+        (
+            &[("AuthMode", "jwks")],
+            "needs CognitoUserPoolId or JwtJwksUrl",
+        ),
+        (
+            &[
+                ("AuthMode", "jwks"),
+                ("JwtJwksUrl", "https://x/jwks"),
+                ("CognitoUserPoolId", "eu-west-1_A"),
+            ],
+            "not both",
+        ),
+        (
+            &[("JwtJwksUrl", "https://x/jwks")],
+            "only used with AuthMode jwks",
+        ),
         (&[("AuthMode", "public-key")], "needs JwtPublicKey"),
         (
             &[("JwtPublicKey", PEM)],

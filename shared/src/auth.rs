@@ -2,6 +2,7 @@
 //! (algorithm pinned by configuration) and what it grants.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jsonwebtoken::{decode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -102,6 +103,10 @@ pub enum AuthError {
     /// A capability claim holds something that is not a channel pattern.
     #[error("bad capability claim: {0}")]
     BadClaim(String),
+    /// The identity provider's keys could not be had in time (JWKS down or
+    /// slow): not the client's fault; the handshake answers 503.
+    #[error("verification keys unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// The verified identity and capabilities of a connection.
@@ -156,6 +161,10 @@ struct RawClaims {
     sub: String,
     exp: u64,
     #[serde(default)]
+    aud: Option<serde_json::Value>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
     subscribe: Option<Vec<String>>,
     #[serde(default)]
     publish: Option<Vec<String>>,
@@ -163,38 +172,50 @@ struct RawClaims {
     rate: Option<f64>,
 }
 
+/// Where verification keys come from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// One key from configuration (HS256 secret or PEM public key).
+    Static(JwtKey),
+    /// An identity provider's JWKS, picked by `kid`.
+    Jwks(Arc<JwksKeys>),
+}
+
 /// Verifies tokens with the pinned key, issuer, audience and leeway.
 #[derive(Clone, Debug)]
 pub struct Verifier {
-    key: JwtKey,
-    validation: Validation,
+    keys: KeySource,
+    issuer: Option<String>,
+    audience: Option<String>,
     leeway: u64,
 }
 
 impl Verifier {
-    /// Builds a verifier; `iss`/`aud` are checked only when given.
+    /// Builds a verifier for one key; `iss`/`aud` are checked only when given.
     pub fn new(key: JwtKey, issuer: Option<String>, audience: Option<String>, leeway: u64) -> Self {
-        let mut validation = Validation::new(key.alg);
-        validation.leeway = leeway;
-        validation.validate_nbf = true;
-        // A configured iss/aud must be present, not just correct when present.
-        let mut required = vec!["exp", "sub"];
-        if let Some(iss) = issuer {
-            validation.set_issuer(&[iss]);
-            required.push("iss");
-        }
-        match audience {
-            Some(aud) => {
-                validation.set_audience(&[aud]);
-                required.push("aud");
-            }
-            None => validation.validate_aud = false,
-        }
-        validation.set_required_spec_claims(&required);
+        Self::with_keys(KeySource::Static(key), issuer, audience, leeway)
+    }
+
+    /// Builds a verifier over any key source.
+    pub fn with_keys(
+        keys: KeySource,
+        issuer: Option<String>,
+        audience: Option<String>,
+        leeway: u64,
+    ) -> Self {
         Self {
-            key,
-            validation,
+            keys,
+            issuer,
+            audience,
             leeway,
+        }
+    }
+
+    /// The JWKS this verifier reads, if any (loaded at cold start).
+    pub fn jwks(&self) -> Option<&Arc<JwksKeys>> {
+        match &self.keys {
+            KeySource::Jwks(j) => Some(j),
+            KeySource::Static(_) => None,
         }
     }
 
@@ -203,18 +224,62 @@ impl Verifier {
         self.leeway
     }
 
-    /// Checks signature, algorithm, exp/nbf/iss/aud and the capability claims.
-    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        use jsonwebtoken::errors::ErrorKind;
+    /// Checks signature, algorithm, exp/nbf/iss/aud and the capability
+    /// claims. With a JWKS the key is the one the token's `kid` names, and
+    /// its algorithm comes from the JWK.
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         refuse_critical_extensions(token)?;
+        match &self.keys {
+            KeySource::Static(key) => self.check(token, key),
+            KeySource::Jwks(jwks) => {
+                let header = jsonwebtoken::decode_header(token)
+                    .map_err(|e| AuthError::Invalid(e.to_string()))?;
+                let key = jwks.key(header.kid.as_deref()).await?;
+                self.check(token, &key)
+            }
+        }
+    }
+
+    /// The audience check: `aud` (a string or a list) must hold the
+    /// configured audience; a token without `aud` (Cognito access tokens)
+    /// passes when its `client_id` is the configured audience.
+    fn audience_ok(&self, aud: Option<&serde_json::Value>, client_id: Option<&str>) -> bool {
+        let Some(want) = &self.audience else {
+            return true;
+        };
+        match aud {
+            Some(serde_json::Value::String(a)) => a == want,
+            Some(serde_json::Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(want)),
+            Some(_) => false,
+            None => client_id == Some(want.as_str()),
+        }
+    }
+
+    fn check(&self, token: &str, key: &JwtKey) -> Result<Principal, AuthError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let mut validation = Validation::new(key.alg);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        // Checked below: `aud`, or `client_id` for tokens without one.
+        validation.validate_aud = false;
+        // A configured iss must be present, not just correct when present.
+        let mut required = vec!["exp", "sub"];
+        if let Some(iss) = &self.issuer {
+            validation.set_issuer(&[iss]);
+            required.push("iss");
+        }
+        validation.set_required_spec_claims(&required);
         let data =
-            decode::<RawClaims>(token, &self.key.key, &self.validation).map_err(|e| {
-                match e.kind() {
-                    ErrorKind::ExpiredSignature => AuthError::Expired,
-                    _ => AuthError::Invalid(e.to_string()),
-                }
+            decode::<RawClaims>(token, &key.key, &validation).map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                _ => AuthError::Invalid(e.to_string()),
             })?;
         let c = data.claims;
+        if !self.audience_ok(c.aud.as_ref(), c.client_id.as_deref()) {
+            return Err(AuthError::Invalid(
+                "aud (or client_id) is not the configured audience".into(),
+            ));
+        }
         if c.sub.is_empty() {
             return Err(AuthError::Invalid("empty sub".into()));
         }
@@ -343,6 +408,9 @@ pub fn sign_hs256(secret: &str, claims: &TokenClaims) -> Result<String, String> 
     )
     .map_err(|e| e.to_string())
 }
+
+mod jwks;
+pub use jwks::{key_from_jwk, parse_set, HttpFetcher, JwksFetcher, JwksKeys};
 
 #[cfg(test)]
 mod tests;

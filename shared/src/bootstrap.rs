@@ -45,6 +45,14 @@ pub async fn app_from_env() -> Result<App, ConfigError> {
     let mut env: HashMap<String, String> = std::env::vars().collect();
     resolve_secret(&mut env, &sdk).await?;
     let config = Config::from_map(&env)?;
+    if let Some(jwks) = config.verifier.jwks() {
+        // Keys at cold start; if the provider is down now, the first
+        // handshake tries again (and answers 503 if it still is).
+        match jwks.load().await {
+            Ok(n) => tracing::info!(url = jwks.url(), keys = n, "JWKS loaded"),
+            Err(e) => tracing::warn!(url = jwks.url(), error = %e, "JWKS not loaded at cold start"),
+        }
+    }
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         config.table_name.clone(),

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::auth::{JwtKey, Verifier};
+use crate::auth::{HttpFetcher, JwksKeys, JwtKey, KeySource, Verifier};
 
 /// Every variable wsfn reads (PROTOCOL.md §4, plus `FANOUT_CONCURRENCY`).
 pub const VARIABLES: &[&str] = &[
@@ -145,6 +145,23 @@ impl Env<'_> {
     }
 }
 
+/// A JWKS URL must be https, except on a loopback host (local providers
+/// and tests): keys fetched in clear over a network could be swapped.
+pub fn check_jwks_url(url: &str) -> Result<(), String> {
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
+    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => Ok(()),
+        Some("http") if loopback => Ok(()),
+        Some("http") => Err("must be https (http is accepted for loopback hosts only)".into()),
+        _ => Err("must be an https:// URL".into()),
+    }
+}
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -167,25 +184,31 @@ impl Config {
             env.get("JWT_PUBLIC_KEY"),
             env.get("JWT_JWKS_URL"),
         ) {
-            (Some(s), None, None) => JwtKey::hs256(&s).map_err(|reason| ConfigError::Invalid {
-                var: "JWT_SECRET",
-                reason,
-            })?,
+            (Some(s), None, None) => {
+                KeySource::Static(JwtKey::hs256(&s).map_err(|reason| ConfigError::Invalid {
+                    var: "JWT_SECRET",
+                    reason,
+                })?)
+            }
             (None, Some(pem), None) => {
-                JwtKey::from_pem(&pem.replace("\\n", "\n")).map_err(|reason| {
-                    ConfigError::Invalid {
+                KeySource::Static(JwtKey::from_pem(&pem.replace("\\n", "\n")).map_err(
+                    |reason| ConfigError::Invalid {
                         var: "JWT_PUBLIC_KEY",
                         reason,
-                    }
-                })?
+                    },
+                )?)
             }
-            (None, None, Some(_)) => {
-                return Err(ConfigError::Invalid {
+            (None, None, Some(url)) => {
+                let invalid = |reason: String| ConfigError::Invalid {
                     var: "JWT_JWKS_URL",
-                    reason:
-                        "JWKS is not supported by this version; set JWT_PUBLIC_KEY to the PEM key"
-                            .into(),
-                })
+                    reason,
+                };
+                check_jwks_url(&url).map_err(invalid)?;
+                let fetcher = HttpFetcher::new().map_err(invalid)?;
+                KeySource::Jwks(std::sync::Arc::new(JwksKeys::new(
+                    url,
+                    std::sync::Arc::new(fetcher),
+                )))
             }
             (None, None, None) => return Err(ConfigError::Missing("JWT_SECRET")),
             _ => {
@@ -196,7 +219,8 @@ impl Config {
             }
         };
         let leeway = env.num("JWT_LEEWAY_SECONDS", 30u64, 0, 3600)?;
-        let verifier = Verifier::new(key, env.get("JWT_ISSUER"), env.get("JWT_AUDIENCE"), leeway);
+        let verifier =
+            Verifier::with_keys(key, env.get("JWT_ISSUER"), env.get("JWT_AUDIENCE"), leeway);
         let allowed_origins = match env.get("ALLOWED_ORIGINS") {
             None => Origins::Any,
             Some(raw) => {
@@ -327,6 +351,29 @@ mod tests {
             .contains("JWT_SECRET"));
         let e = cfg(&[("TABLE_NAME", "t"), ("JWT_PUBLIC_KEY", "not a pem")]).unwrap_err();
         assert!(e.to_string().contains("JWT_PUBLIC_KEY"));
+    }
+
+    #[test]
+    fn jwks_urls_must_be_https_or_loopback() {
+        let with = |url: &str| cfg(&[("TABLE_NAME", "t"), ("JWT_JWKS_URL", url)]);
+        for ok in [
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_A/.well-known/jwks.json",
+            "http://127.0.0.1:8080/jwks",
+            "http://localhost/jwks",
+            "http://[::1]:9/jwks",
+        ] {
+            let c = with(ok).unwrap();
+            assert_eq!(c.verifier.jwks().map(|j| j.url()), Some(ok));
+        }
+        for bad in [
+            "http://example.com/jwks",
+            "ftp://x/jwks",
+            "jwks.json",
+            "http://10.0.0.1/jwks",
+        ] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.contains("JWT_JWKS_URL"), "{bad}: {e}");
+        }
     }
 
     #[test]

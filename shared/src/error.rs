@@ -29,6 +29,9 @@ pub(crate) enum ActionError {
     /// Store failure; the detail is logged, the client sees a generic message.
     #[error("internal error")]
     Internal(#[source] StoreError),
+    /// The identity provider's keys are unreachable just now; retry.
+    #[error("the identity provider is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for ActionError {
@@ -54,7 +57,7 @@ impl ActionError {
             Self::TooLarge(_) => ErrorCode::TooLarge,
             Self::RateLimited => ErrorCode::RateLimited,
             Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
-            Self::Internal(_) => ErrorCode::Internal,
+            Self::Internal(_) | Self::Unavailable(_) => ErrorCode::Internal,
         }
     }
 
@@ -62,6 +65,7 @@ impl ActionError {
     pub(crate) fn client_message(&self) -> String {
         match self {
             Self::Internal(_) => "internal error; retry later".into(),
+            Self::Unavailable(_) => "cannot verify tokens just now; retry later".into(),
             other => other.to_string(),
         }
     }

@@ -89,7 +89,7 @@ async fn the_secret_is_read_once_at_cold_start() {
     // The configuration verifies tokens signed with it.
     let config = Config::from_map(&e).unwrap();
     let token = wsfn::testkit::token("from-secrets-manager-0123456789", "alice", &[], &[]);
-    assert_eq!(config.verifier.verify(&token).unwrap().sub, "alice");
+    assert_eq!(config.verifier.verify(&token).await.unwrap().sub, "alice");
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! user may not change: a connection's identity is fixed at the handshake.
 
 use super::{Ctx, Reply};
+use crate::auth::AuthError;
 use crate::error::ActionError;
 use crate::protocol::ServerFrame;
 
@@ -11,7 +12,11 @@ pub(super) async fn auth(ctx: &Ctx<'_>, token: &str) -> Result<Reply, ActionErro
         .config
         .verifier
         .verify(token)
-        .map_err(|e| ActionError::Unauthorized(format!("token refused: {e}")))?;
+        .await
+        .map_err(|e| match e {
+            AuthError::Unavailable(why) => ActionError::Unavailable(why),
+            other => ActionError::Unauthorized(format!("token refused: {other}")),
+        })?;
     if principal.sub != ctx.conn.principal.sub {
         return Err(ActionError::Unauthorized(
             "token is for another user; reconnect to switch users".into(),

@@ -24,10 +24,11 @@ fn hs() -> Verifier {
     Verifier::new(JwtKey::hs256(SECRET).unwrap(), None, None, 30)
 }
 
-#[test]
-fn valid_token_grants_claims() {
+#[tokio::test]
+async fn valid_token_grants_claims() {
     let p = hs()
         .verify(&sign_hs256(SECRET, &claims("alice")).unwrap())
+        .await
         .unwrap();
     assert_eq!(p.sub, "alice");
     let lobby = ChannelName::parse("room:lobby").unwrap();
@@ -39,36 +40,37 @@ fn valid_token_grants_claims() {
     assert!(!p.can_subscribe(&ChannelName::parse("user:bob").unwrap()));
 }
 
-#[test]
-fn rejects_bad_tokens() {
+#[tokio::test]
+async fn rejects_bad_tokens() {
     let v = hs();
     assert!(matches!(
-        v.verify(&sign_hs256("other-secret-xxxxxxx", &claims("a")).unwrap()),
+        v.verify(&sign_hs256("other-secret-xxxxxxx", &claims("a")).unwrap())
+            .await,
         Err(AuthError::Invalid(_))
     ));
     let mut c = claims("a");
     c.exp = now() - 100;
     assert_eq!(
-        v.verify(&sign_hs256(SECRET, &c).unwrap()),
+        v.verify(&sign_hs256(SECRET, &c).unwrap()).await,
         Err(AuthError::Expired)
     );
     // Within leeway still passes.
     c.exp = now() - 10;
-    assert!(v.verify(&sign_hs256(SECRET, &c).unwrap()).is_ok());
+    assert!(v.verify(&sign_hs256(SECRET, &c).unwrap()).await.is_ok());
     let mut c = claims("a");
     c.nbf = Some(now() + 300);
-    assert!(v.verify(&sign_hs256(SECRET, &c).unwrap()).is_err());
+    assert!(v.verify(&sign_hs256(SECRET, &c).unwrap()).await.is_err());
     let mut c = claims("a");
     c.subscribe = vec!["bad pattern".into()];
     assert!(matches!(
-        v.verify(&sign_hs256(SECRET, &c).unwrap()),
+        v.verify(&sign_hs256(SECRET, &c).unwrap()).await,
         Err(AuthError::BadClaim(_))
     ));
-    assert!(v.verify("garbage").is_err());
+    assert!(v.verify("garbage").await.is_err());
 }
 
-#[test]
-fn requires_exp_and_sub() {
+#[tokio::test]
+async fn requires_exp_and_sub() {
     #[derive(serde::Serialize)]
     struct NoExp {
         sub: String,
@@ -79,7 +81,7 @@ fn requires_exp_and_sub() {
         &EncodingKey::from_secret(SECRET.as_bytes()),
     )
     .unwrap();
-    assert!(hs().verify(&t).is_err());
+    assert!(hs().verify(&t).await.is_err());
     #[derive(serde::Serialize)]
     struct NoSub {
         exp: u64,
@@ -90,22 +92,22 @@ fn requires_exp_and_sub() {
         &EncodingKey::from_secret(SECRET.as_bytes()),
     )
     .unwrap();
-    assert!(hs().verify(&t).is_err());
+    assert!(hs().verify(&t).await.is_err());
 }
 
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
 }
 
-#[test]
-fn rejects_alg_none() {
+#[tokio::test]
+async fn rejects_alg_none() {
     let body = format!(r#"{{"sub":"a","exp":{}}}"#, now() + 60);
     let t = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), b64(&body));
-    assert!(hs().verify(&t).is_err());
+    assert!(hs().verify(&t).await.is_err());
 }
 
-#[test]
-fn rejects_algorithm_confusion() {
+#[tokio::test]
+async fn rejects_algorithm_confusion() {
     let public = include_str!("../../tests/fixtures/rsa_public.pem");
     let private = include_str!("../../tests/fixtures/rsa_private.pem");
     let v = Verifier::new(JwtKey::from_pem(public).unwrap(), None, None, 30);
@@ -119,14 +121,14 @@ fn rejects_algorithm_confusion() {
         &EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
     )
     .unwrap();
-    assert_eq!(v.verify(&good).unwrap().sub, "a");
+    assert_eq!(v.verify(&good).await.unwrap().sub, "a");
     // HS256 signed with the public key's text: the classic confusion attack.
     let forged = sign_hs256(public, &claims("a")).unwrap();
-    assert!(v.verify(&forged).is_err());
+    assert!(v.verify(&forged).await.is_err());
 }
 
-#[test]
-fn iss_and_aud_checked_when_configured() {
+#[tokio::test]
+async fn iss_and_aud_checked_when_configured() {
     let v = Verifier::new(
         JwtKey::hs256(SECRET).unwrap(),
         Some("https://issuer".into()),
@@ -134,12 +136,12 @@ fn iss_and_aud_checked_when_configured() {
         30,
     );
     let mut c = claims("a");
-    assert!(v.verify(&sign_hs256(SECRET, &c).unwrap()).is_err());
+    assert!(v.verify(&sign_hs256(SECRET, &c).unwrap()).await.is_err());
     c.iss = Some("https://issuer".into());
     c.aud = Some("wsfn".into());
-    assert!(v.verify(&sign_hs256(SECRET, &c).unwrap()).is_ok());
+    assert!(v.verify(&sign_hs256(SECRET, &c).unwrap()).await.is_ok());
     c.aud = Some("other".into());
-    assert!(v.verify(&sign_hs256(SECRET, &c).unwrap()).is_err());
+    assert!(v.verify(&sign_hs256(SECRET, &c).unwrap()).await.is_err());
 }
 
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -198,8 +200,8 @@ fn headers_sent_on_several_lines_are_all_read() {
     assert_eq!(t.token.as_deref(), Some("BBB"));
 }
 
-#[test]
-fn critical_header_extensions_are_refused() {
+#[tokio::test]
+async fn critical_header_extensions_are_refused() {
     let v = Verifier::new(JwtKey::hs256(SECRET).unwrap(), None, None, 0);
     let b64 = |v: serde_json::Value| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
@@ -212,24 +214,24 @@ fn critical_header_extensions_are_refused() {
     };
     let plain = sign(serde_json::json!({"alg": "HS256", "typ": "JWT"}));
     assert!(
-        v.verify(&plain).is_ok(),
+        v.verify(&plain).await.is_ok(),
         "the hand-made token itself is valid"
     );
     let crit = sign(serde_json::json!({"alg": "HS256", "crit": ["exp-ext"], "exp-ext": 1}));
-    match v.verify(&crit) {
+    match v.verify(&crit).await {
         Err(AuthError::Invalid(m)) => assert!(m.contains("crit"), "{m}"),
         other => panic!("crit accepted: {other:?}"),
     }
 }
 
-#[test]
-fn overlong_sub_is_refused() {
+#[tokio::test]
+async fn overlong_sub_is_refused() {
     let v = Verifier::new(JwtKey::hs256(SECRET).unwrap(), None, None, 0);
     let ok = claims(&"a".repeat(MAX_SUB_BYTES));
-    assert!(v.verify(&sign_hs256(SECRET, &ok).unwrap()).is_ok());
+    assert!(v.verify(&sign_hs256(SECRET, &ok).unwrap()).await.is_ok());
     let long = claims(&"a".repeat(MAX_SUB_BYTES + 1));
     assert!(matches!(
-        v.verify(&sign_hs256(SECRET, &long).unwrap()),
+        v.verify(&sign_hs256(SECRET, &long).unwrap()).await,
         Err(AuthError::Invalid(_))
     ));
 }

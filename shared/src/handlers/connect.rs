@@ -11,7 +11,7 @@ use aws_lambda_events::http::HeaderValue;
 
 use super::{response, WsEvent};
 use crate::app::App;
-use crate::auth::{header, HandshakeToken, SUBPROTOCOL};
+use crate::auth::{header, AuthError, HandshakeToken, SUBPROTOCOL};
 use crate::channel::ChannelName;
 use crate::error::HandlerError;
 use crate::push::Pusher;
@@ -62,8 +62,12 @@ pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
         tracing::info!(connection = %connection_id, "no token");
         return Ok(response(401, "Unauthorized"));
     };
-    let principal = match app.config.verifier.verify(token) {
+    let principal = match app.config.verifier.verify(token).await {
         Ok(p) => p,
+        Err(AuthError::Unavailable(e)) => {
+            tracing::error!(connection = %connection_id, error = %e, "token keys unavailable");
+            return Ok(response(503, "Service Unavailable"));
+        }
         Err(e) => {
             tracing::info!(connection = %connection_id, error = %e, "token refused");
             return Ok(response(401, "Unauthorized"));
