@@ -83,8 +83,14 @@ pub fn function_env(
             env.insert(name.to_string(), v);
         }
     }
-    env.entry("MANAGEMENT_ENDPOINT".into())
-        .or_insert_with(|| management_endpoint.to_string());
+    // The template points the functions at the deployed API's endpoint;
+    // locally they push through this gateway (unless the process says otherwise).
+    if process("MANAGEMENT_ENDPOINT").is_none() {
+        env.insert(
+            "MANAGEMENT_ENDPOINT".into(),
+            management_endpoint.to_string(),
+        );
+    }
     let unset = |k: &str| env.get(k).is_none_or(|v| v.trim().is_empty());
     let dev_secret = unset("JWT_SECRET") && unset("JWT_PUBLIC_KEY") && unset("JWT_JWKS_URL");
     if dev_secret {

@@ -59,6 +59,11 @@ impl App {
         }
     }
 
+    /// An empty metrics set for one invocation of `function`.
+    pub fn metrics(&self, function: &str) -> crate::metrics::Metrics {
+        crate::metrics::Metrics::new(&self.config.metrics_namespace, function)
+    }
+
     /// History retention from configuration.
     pub fn history_limits(&self) -> HistoryLimits {
         HistoryLimits {

@@ -27,6 +27,7 @@ pub const VARIABLES: &[&str] = &[
     "IDEMPOTENCY_TTL_SECONDS",
     "MANAGEMENT_ENDPOINT",
     "FANOUT_CONCURRENCY",
+    "METRICS_NAMESPACE",
 ];
 
 /// Largest `MAX_MESSAGE_BYTES`: a `message` frame carrying that much data
@@ -99,6 +100,8 @@ pub struct Config {
     pub management_endpoint: Option<String>,
     /// `FANOUT_CONCURRENCY` (default 64): pushes in flight at once per publish.
     pub fanout_concurrency: usize,
+    /// `METRICS_NAMESPACE` (default `wsfn`): where the EMF metrics go.
+    pub metrics_namespace: String,
     /// How long a connection's items live without being refreshed: the 2 h
     /// API Gateway cap plus a margin, so `$disconnect` misses are swept by TTL.
     pub connection_ttl: Duration,
@@ -143,6 +146,15 @@ impl Env<'_> {
         }
         Ok(v)
     }
+}
+
+/// A CloudWatch namespace: 1-255 characters, not an AWS one.
+fn valid_namespace(ns: &str) -> bool {
+    (1..=255).contains(&ns.len())
+        && !ns.starts_with("AWS/")
+        && ns
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_/#:".contains(c))
 }
 
 /// A JWKS URL must be https, except on a loopback host (local providers
@@ -291,6 +303,16 @@ impl Config {
             )?),
             management_endpoint,
             fanout_concurrency: env.num("FANOUT_CONCURRENCY", 64usize, 1, 1024)?,
+            metrics_namespace: match env.get("METRICS_NAMESPACE") {
+                None => crate::metrics::NAMESPACE.to_string(),
+                Some(ns) if valid_namespace(&ns) => ns,
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        var: "METRICS_NAMESPACE",
+                        reason: "1-255 of A-Z a-z 0-9 . - _ / # :, not starting with AWS/".into(),
+                    })
+                }
+            },
             connection_ttl: Duration::from_secs(3 * 3600),
         })
     }
@@ -334,6 +356,7 @@ mod tests {
             ("ALLOWED_ORIGINS", "example.com"),
             ("MANAGEMENT_ENDPOINT", "localhost:3001"),
             ("FANOUT_CONCURRENCY", "0"),
+            ("METRICS_NAMESPACE", "AWS/Lambda"),
             ("JWT_JWKS_URL", "https://x/jwks"),
         ] {
             let mut pairs = base.to_vec();

@@ -13,23 +13,40 @@ pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
 }
 
-/// Namespace all wsfn metrics live under.
+/// The default namespace (`METRICS_NAMESPACE` changes it).
 pub const NAMESPACE: &str = "wsfn";
+
+/// Whether this process has flushed metrics yet: its first flush carries
+/// `ColdStart = 1`.
+static WARM: AtomicBool = AtomicBool::new(false);
 
 /// Metrics collected during one invocation, flushed once.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    namespace: String,
     values: Vec<(&'static str, f64, &'static str)>,
     dimensions: Vec<(&'static str, String)>,
+    properties: Vec<(&'static str, String)>,
 }
 
 impl Metrics {
-    /// Metrics with one dimension set (e.g. `Function=message`).
-    pub fn new(function: &str) -> Self {
+    /// Metrics of one invocation of `function`, in `namespace`. Every metric
+    /// is published by `Function` alone (what dashboards and alarms use) and
+    /// by `Function` plus any added dimension.
+    pub fn new(namespace: &str, function: &str) -> Self {
         Self {
+            namespace: namespace.to_string(),
             values: Vec::new(),
             dimensions: vec![("Function", function.to_string())],
+            properties: Vec::new(),
         }
+    }
+
+    /// Adds a property: in the log line, searchable, not a metric
+    /// dimension (e.g. the request id).
+    pub fn property(&mut self, name: &'static str, value: impl Into<String>) -> &mut Self {
+        self.properties.push((name, value.into()));
+        self
     }
 
     /// Adds a dimension (e.g. `Action=publish`).
@@ -54,6 +71,11 @@ impl Metrics {
     pub fn to_emf(&self, timestamp_ms: u64) -> Value {
         let mut doc = Map::new();
         let dims: Vec<&str> = self.dimensions.iter().map(|(k, _)| *k).collect();
+        let sets = if dims.len() > 1 {
+            json!([["Function"], dims])
+        } else {
+            json!([dims])
+        };
         let defs: Vec<Value> = self
             .values
             .iter()
@@ -62,9 +84,9 @@ impl Metrics {
         doc.insert(
             "_aws".into(),
             json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE, "Dimensions": [dims], "Metrics": defs}]}),
+                "Namespace": self.namespace, "Dimensions": sets, "Metrics": defs}]}),
         );
-        for (k, v) in &self.dimensions {
+        for (k, v) in self.dimensions.iter().chain(&self.properties) {
             doc.insert((*k).into(), json!(v));
         }
         for (n, v, _) in &self.values {
@@ -73,10 +95,50 @@ impl Metrics {
         Value::Object(doc)
     }
 
-    /// Prints the EMF line (no-op when nothing was recorded).
-    pub fn flush(&self) {
-        if !self.values.is_empty() && ENABLED.load(Ordering::Relaxed) {
+    /// Prints the EMF line (no-op when nothing was recorded); the first
+    /// flush of the process also counts `ColdStart`.
+    pub fn flush(&mut self) {
+        if !WARM.swap(true, Ordering::Relaxed) {
+            self.count("ColdStart", 1);
+        }
+        if self.values.is_empty() {
+            return;
+        }
+        #[cfg(feature = "testkit")]
+        capture::push(&self.to_emf(crate::time::now_millis()));
+        if ENABLED.load(Ordering::Relaxed) {
             println!("{}", self.to_emf(crate::time::now_millis()));
+        }
+    }
+}
+
+/// Test support: the EMF documents flushed by this process, captured.
+#[cfg(feature = "testkit")]
+pub mod capture {
+    use std::sync::Mutex;
+
+    use serde_json::Value;
+
+    static LINES: Mutex<Option<Vec<Value>>> = Mutex::new(None);
+
+    /// Starts capturing (clears what was captured).
+    pub fn start() {
+        *LINES.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
+    }
+
+    /// Takes what was captured since `start`.
+    pub fn take() -> Vec<Value> {
+        LINES
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    pub(super) fn push(doc: &Value) {
+        if let Some(lines) = LINES.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            lines.push(doc.clone());
         }
     }
 }
@@ -87,16 +149,19 @@ mod tests {
 
     #[test]
     fn emf_shape() {
-        let mut m = Metrics::new("message");
+        let mut m = Metrics::new("my-ns", "message");
         m.dimension("Action", "publish")
+            .property("requestId", "r-1")
             .count("Delivered", 3)
             .millis("FanoutMs", 1.5);
         let v = m.to_emf(7);
         assert_eq!(v["_aws"]["Timestamp"], 7);
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "my-ns");
         assert_eq!(
-            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
-            json!(["Function", "Action"])
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function"], ["Function", "Action"]])
         );
+        assert_eq!(v["requestId"], "r-1");
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
             "Delivered"

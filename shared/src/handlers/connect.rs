@@ -40,17 +40,59 @@ fn header_lines(event: &WsEvent) -> Vec<(String, String)> {
     lines
 }
 
+/// How a handshake ended, as the metric it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Connected,
+    RejectedOrigin,
+    RejectedToken,
+    RejectedLimit,
+    RejectedUnavailable,
+    BadRequest,
+}
+
+impl Outcome {
+    fn metric(self) -> &'static str {
+        match self {
+            Self::Connected => "Connected",
+            Self::RejectedOrigin => "RejectedOrigin",
+            Self::RejectedToken => "RejectedToken",
+            Self::RejectedLimit => "RejectedLimit",
+            Self::RejectedUnavailable => "RejectedUnavailable",
+            Self::BadRequest => "RejectedBadRequest",
+        }
+    }
+}
+
 /// Handles `$connect`. A non-2xx status rejects the WebSocket handshake.
+/// Emits one EMF line: the outcome (Connected, or Rejected by reason).
 pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, HandlerError> {
+    let mut metrics = app.metrics("connect");
+    if let Some(rid) = event.request_context.request_id.as_deref() {
+        metrics.property("requestId", rid);
+    }
+    let result = handshake(event, app).await;
+    let name = match &result {
+        Ok((_, outcome)) => outcome.metric(),
+        Err(_) => "ConnectFailed",
+    };
+    metrics.count(name, 1).flush();
+    result.map(|(r, _)| r)
+}
+
+async fn handshake(
+    event: WsEvent,
+    app: &App,
+) -> Result<(ApiGatewayProxyResponse, Outcome), HandlerError> {
     let ctx = &event.request_context;
     let Some(connection_id) = ctx.connection_id.clone() else {
-        return Ok(response(400, "missing connectionId"));
+        return Ok((response(400, "missing connectionId"), Outcome::BadRequest));
     };
     let headers = header_lines(&event);
     let origin = header(&headers, "origin");
     if !app.config.allowed_origins.allows(origin) {
         tracing::info!(connection = %connection_id, origin, "origin not allowed");
-        return Ok(response(403, "Forbidden"));
+        return Ok((response(403, "Forbidden"), Outcome::RejectedOrigin));
     }
     let query: HashMap<String, String> = event
         .query_string_parameters
@@ -60,17 +102,20 @@ pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
     let handshake = HandshakeToken::extract(&headers, &query);
     let Some(token) = handshake.token.as_deref() else {
         tracing::info!(connection = %connection_id, "no token");
-        return Ok(response(401, "Unauthorized"));
+        return Ok((response(401, "Unauthorized"), Outcome::RejectedToken));
     };
     let principal = match app.config.verifier.verify(token).await {
         Ok(p) => p,
         Err(AuthError::Unavailable(e)) => {
             tracing::error!(connection = %connection_id, error = %e, "token keys unavailable");
-            return Ok(response(503, "Service Unavailable"));
+            return Ok((
+                response(503, "Service Unavailable"),
+                Outcome::RejectedUnavailable,
+            ));
         }
         Err(e) => {
             tracing::info!(connection = %connection_id, error = %e, "token refused");
-            return Ok(response(401, "Unauthorized"));
+            return Ok((response(401, "Unauthorized"), Outcome::RejectedToken));
         }
     };
     let connected_at = u64::try_from(ctx.connected_at)
@@ -97,10 +142,12 @@ pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
             Admission::AtLimit(holders) if reaped == 0 => {
                 reaped = reap_gone(app, pusher.as_deref(), &record.principal.sub, &holders).await;
                 if reaped == 0 {
-                    return Ok(too_many(&record, holders.len()));
+                    return Ok((too_many(&record, holders.len()), Outcome::RejectedLimit));
                 }
             }
-            Admission::AtLimit(holders) => return Ok(too_many(&record, holders.len())),
+            Admission::AtLimit(holders) => {
+                return Ok((too_many(&record, holders.len()), Outcome::RejectedLimit))
+            }
         }
     }
     tracing::info!(connection = %connection_id, user = %record.principal.sub, "connected");
@@ -111,7 +158,7 @@ pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
             HeaderValue::from_static(SUBPROTOCOL),
         );
     }
-    Ok(r)
+    Ok((r, Outcome::Connected))
 }
 
 fn too_many(record: &ConnectionRecord, held: usize) -> ApiGatewayProxyResponse {

@@ -17,6 +17,18 @@ pub async fn disconnect(
         return Ok(response(400, "missing connectionId"));
     };
     let removed = app.store.remove_connection(id).await?;
+    let mut metrics = app.metrics("disconnect");
+    if let Some(rid) = ctx.request_id.as_deref() {
+        metrics.property("requestId", rid);
+    }
+    metrics
+        .dimension(
+            "CloseCode",
+            ctx.disconnect_status_code.unwrap_or(0).to_string(),
+        )
+        .count("Disconnected", 1)
+        .count("SubscriptionsRemoved", removed.subscriptions)
+        .flush();
     tracing::info!(
         connection = %id,
         status = ctx.disconnect_status_code,

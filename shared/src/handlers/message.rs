@@ -30,7 +30,10 @@ pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
         return Ok(response(500, "no management endpoint"));
     };
     let body = event.body.as_deref().unwrap_or_default();
-    let mut metrics = Metrics::new("message");
+    let mut metrics = app.metrics("message");
+    if let Some(rid) = ctx.request_id.as_deref() {
+        metrics.property("requestId", rid);
+    }
     let (id, outcome) = handle(app, connection_id, body, &mut metrics).await;
     let reply = match outcome {
         Ok(reply) => reply,

@@ -1,0 +1,113 @@
+//! The EMF lines of a scripted session, parsed: one line per invocation of
+//! each function, in the configured namespace, `Function` as a dimension
+//! set of its own, the outcome counted, and `ColdStart` once per process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{token, Backend, Harness};
+use serde_json::{json, Value};
+use wsfn::metrics::capture;
+
+/// Sum of metric `name` over the captured lines of `function`.
+fn total(lines: &[Value], function: &str, name: &str) -> f64 {
+    lines
+        .iter()
+        .filter(|l| l["Function"] == function)
+        .filter_map(|l| l[name].as_f64())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_scripted_session_emits_the_expected_metrics() {
+    capture::start();
+    let h = Harness::new(
+        Backend::memory().await,
+        &[
+            ("METRICS_NAMESPACE", "wsfn-test"),
+            ("MAX_CONNECTIONS_PER_USER", "2"),
+            ("ALLOWED_ORIGINS", "https://app.example"),
+        ],
+    );
+    let alice = token("alice", &["room:*"], &["room:*"]);
+    h.connect("a1=", &alice).await;
+    h.connect("a2=", &alice).await;
+    let auth = format!("Bearer {alice}");
+    assert_eq!(
+        h.connect_with("a3=", &[("Authorization", &auth)], &[])
+            .await
+            .0,
+        429
+    );
+    assert_eq!(
+        h.connect_with("x=", &[("Authorization", "Bearer nope")], &[])
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        h.connect_with(
+            "o=",
+            &[("Authorization", &auth), ("Origin", "https://evil.example")],
+            &[]
+        )
+        .await
+        .0,
+        403
+    );
+    h.connect("b1=", &token("bob", &["room:*"], &[])).await;
+    for id in ["a2=", "b1="] {
+        h.send(id, json!({"action":"subscribe","channel":"room:x"}))
+            .await;
+    }
+    h.send(
+        "a1=",
+        json!({"action":"publish","channel":"room:x","data":1}),
+    )
+    .await;
+    h.send("a1=", json!({"action":"ping"})).await;
+    h.disconnect("b1=").await;
+    let lines = capture::take();
+
+    assert!(lines
+        .iter()
+        .all(|l| l["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "wsfn-test"));
+    // One line per invocation: 6 handshakes, 4 frames, 1 disconnect.
+    let per_function = |f: &str| lines.iter().filter(|l| l["Function"] == f).count();
+    assert_eq!(
+        (
+            per_function("connect"),
+            per_function("message"),
+            per_function("disconnect")
+        ),
+        (6, 4, 1)
+    );
+    let counts: HashMap<&str, f64> = [
+        ("Connected", 3.0),
+        ("RejectedLimit", 1.0),
+        ("RejectedToken", 1.0),
+        ("RejectedOrigin", 1.0),
+    ]
+    .into_iter()
+    .collect();
+    for (name, want) in counts {
+        assert_eq!(total(&lines, "connect", name), want, "{name}");
+    }
+    assert_eq!(total(&lines, "message", "Delivered"), 2.0);
+    assert_eq!(total(&lines, "disconnect", "Disconnected"), 1.0);
+    let d = lines
+        .iter()
+        .find(|l| l["Function"] == "disconnect")
+        .unwrap();
+    assert_eq!(d["CloseCode"], "1000");
+    assert_eq!(
+        d["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["Function"], ["Function", "CloseCode"]])
+    );
+    // The request id travels as a property, not a dimension.
+    assert!(lines.iter().all(|l| l["requestId"].is_string()));
+    let cold: f64 = lines.iter().filter_map(|l| l["ColdStart"].as_f64()).sum();
+    assert_eq!(cold, 1.0, "one cold start per process");
+}
