@@ -133,9 +133,16 @@ impl Local {
             .collect()
     }
 
-    /// Waits (bounded) until a `$disconnect` for `connection` was invoked.
+    /// Waits (bounded: 5 s) until a `$disconnect` for `connection` was invoked.
     pub(crate) async fn disconnect_event(&self, connection: &str) -> Value {
-        for _ in 0..100 {
+        self.disconnect_event_within(connection, Duration::from_secs(5))
+            .await
+    }
+
+    /// Waits up to `limit` until a `$disconnect` for `connection` was invoked.
+    pub(crate) async fn disconnect_event_within(&self, connection: &str, limit: Duration) -> Value {
+        let polls = (limit.as_millis() / 50).max(1);
+        for _ in 0..polls {
             if let Some(e) = self
                 .events_of(connection)
                 .into_iter()
