@@ -170,6 +170,9 @@ struct RawClaims {
     publish: Option<Vec<String>>,
     #[serde(default)]
     rate: Option<f64>,
+    /// Every other claim (roles are read from some of them).
+    #[serde(flatten)]
+    other: HashMap<String, serde_json::Value>,
 }
 
 /// Where verification keys come from.
@@ -188,6 +191,7 @@ pub struct Verifier {
     issuer: Option<String>,
     audience: Option<String>,
     leeway: u64,
+    roles: RoleMap,
 }
 
 impl Verifier {
@@ -208,7 +212,14 @@ impl Verifier {
             issuer,
             audience,
             leeway,
+            roles: RoleMap::default(),
         }
+    }
+
+    /// Adds capabilities from roles in standard claims (`ROLE_CAPABILITIES`).
+    pub fn with_roles(mut self, roles: RoleMap) -> Self {
+        self.roles = roles;
+        self
     }
 
     /// The JWKS this verifier reads, if any (loaded at cold start).
@@ -289,11 +300,12 @@ impl Verifier {
                 c.sub.len()
             )));
         }
-        let subscribe = c.subscribe.unwrap_or_default();
-        let publish = c.publish.unwrap_or_default();
+        let mut subscribe = c.subscribe.unwrap_or_default();
+        let mut publish = c.publish.unwrap_or_default();
         for p in subscribe.iter().chain(&publish) {
             Pattern::parse(p).map_err(|e| AuthError::BadClaim(format!("`{p}`: {e}")))?;
         }
+        self.roles.grant(&c.other, &mut subscribe, &mut publish);
         if let Some(r) = c.rate {
             if !(r.is_finite() && r > 0.0) {
                 return Err(AuthError::BadClaim(
@@ -410,7 +422,9 @@ pub fn sign_hs256(secret: &str, claims: &TokenClaims) -> Result<String, String> 
 }
 
 mod jwks;
+mod roles;
 pub use jwks::{key_from_jwk, parse_set, HttpFetcher, JwksFetcher, JwksKeys};
+pub use roles::{Grants, RoleMap};
 
 #[cfg(test)]
 mod tests;

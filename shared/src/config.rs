@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::auth::{HttpFetcher, JwksKeys, JwtKey, KeySource, Verifier};
+use crate::auth::{HttpFetcher, JwksKeys, JwtKey, KeySource, RoleMap, Verifier};
 
 /// Every variable wsfn reads (PROTOCOL.md §4, plus `FANOUT_CONCURRENCY`).
 pub const VARIABLES: &[&str] = &[
@@ -28,6 +28,8 @@ pub const VARIABLES: &[&str] = &[
     "MANAGEMENT_ENDPOINT",
     "FANOUT_CONCURRENCY",
     "METRICS_NAMESPACE",
+    "ROLE_CAPABILITIES",
+    "JWT_ROLES_CLAIM",
 ];
 
 /// Largest `MAX_MESSAGE_BYTES`: a `message` frame carrying that much data
@@ -231,8 +233,17 @@ impl Config {
             }
         };
         let leeway = env.num("JWT_LEEWAY_SECONDS", 30u64, 0, 3600)?;
+        let roles = RoleMap::parse(
+            env.get("ROLE_CAPABILITIES").as_deref(),
+            env.get("JWT_ROLES_CLAIM"),
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            var: "ROLE_CAPABILITIES",
+            reason,
+        })?;
         let verifier =
-            Verifier::with_keys(key, env.get("JWT_ISSUER"), env.get("JWT_AUDIENCE"), leeway);
+            Verifier::with_keys(key, env.get("JWT_ISSUER"), env.get("JWT_AUDIENCE"), leeway)
+                .with_roles(roles);
         let allowed_origins = match env.get("ALLOWED_ORIGINS") {
             None => Origins::Any,
             Some(raw) => {
@@ -357,6 +368,10 @@ mod tests {
             ("MANAGEMENT_ENDPOINT", "localhost:3001"),
             ("FANOUT_CONCURRENCY", "0"),
             ("METRICS_NAMESPACE", "AWS/Lambda"),
+            (
+                "ROLE_CAPABILITIES",
+                r#"{"r": {"subscribe": ["no spaces"]}}"#,
+            ),
             ("JWT_JWKS_URL", "https://x/jwks"),
         ] {
             let mut pairs = base.to_vec();

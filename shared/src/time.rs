@@ -26,7 +26,6 @@ pub fn now_micros() -> u64 {
         .unwrap_or(0)
 }
 
-#[cfg(feature = "testkit")]
 /// Calendar fields of a Unix time in ms: (year, month 1-12, day, h, m, s, ms).
 fn civil(ms: u64) -> (i64, usize, i64, u64, u64, u64, u64) {
     let secs = ms / 1000;
@@ -63,7 +62,6 @@ pub fn format_clf(ms: u64) -> String {
     format!("{d:02}/{}/{y}:{h:02}:{mi:02}:{s:02} +0000", MONTHS[m - 1])
 }
 
-#[cfg(feature = "testkit")]
 /// ISO 8601 with milliseconds (`2026-11-28T02:50:09.123Z`), as the
 /// management API's GetConnection returns.
 pub fn format_iso(ms: u64) -> String {

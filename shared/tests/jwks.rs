@@ -310,3 +310,29 @@ async fn cognito_access_tokens_match_the_audience_by_client_id() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn cognito_groups_and_scopes_map_to_capabilities() {
+    let p = Provider::start(jwks(&["rsa-a"])).await;
+    let roles = wsfn::auth::RoleMap::parse(
+        Some(r#"{"editors": {"subscribe": ["doc:*"], "publish": ["doc:*"]}, "chat/read": {"subscribe": ["room:*"]}}"#),
+        None,
+    )
+    .unwrap();
+    let v = verifier(keys(&p.url), Some("app-client-1")).with_roles(roles);
+    // A Cognito access token: no custom claims, groups and scopes only.
+    let access = json!({
+        "sub": "ann", "exp": wsfn::time::now_secs() + 600, "client_id": "app-client-1",
+        "token_use": "access", "cognito:groups": ["editors"], "scope": "openid chat/read"
+    });
+    let principal = v
+        .verify(&token("rsa-a", Algorithm::RS256, access))
+        .await
+        .unwrap();
+    let ch = |s: &str| wsfn::channel::ChannelName::parse(s).unwrap();
+    assert!(principal.can_publish(&ch("doc:1")) && principal.can_subscribe(&ch("doc:1")));
+    assert!(
+        principal.can_subscribe(&ch("room:lobby")) && !principal.can_publish(&ch("room:lobby"))
+    );
+    assert!(!principal.can_subscribe(&ch("admin:x")));
+}

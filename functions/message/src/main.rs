@@ -6,9 +6,16 @@ use wsfn::handlers::{message, WsEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     wsfn::logging::init_json();
-    let app = wsfn::bootstrap::app_from_env().await?;
-    run(service_fn(|event: LambdaEvent<WsEvent>| async {
-        message(event.payload, &app).await.map_err(|e| Diagnostic {
+    let app = &wsfn::bootstrap::app_from_env().await?;
+    run(service_fn(|event: LambdaEvent<WsEvent>| async move {
+        let ctx = &event.context;
+        let span = wsfn::logging::span_for(
+            &ctx.request_id,
+            ctx.xray_trace_id.as_deref(),
+            &event.payload,
+        );
+        let outcome = wsfn::logging::within(span, message(event.payload, app)).await;
+        outcome.map_err(|e| Diagnostic {
             error_type: e.error_type().into(),
             error_message: e.to_string(),
         })
