@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod ids;
 pub mod invoker;
 pub mod management;
+pub mod metrics;
 pub mod template;
 
 use std::collections::HashMap;
@@ -113,6 +114,8 @@ pub struct Running {
     pub memory: Option<Arc<MemoryStore>>,
     /// The DynamoDB table, when DynamoDB is in use.
     pub dynamo_table: Option<(wsfn::aws_sdk_dynamodb::Client, String)>,
+    /// The functions' metrics (`GET /metrics`).
+    pub metrics: Arc<metrics::Registry>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -134,14 +137,16 @@ impl Running {
     }
 }
 
-/// The HTTP surface: WebSocket upgrades on `/`, management API beside it.
-pub fn router(gw: Arc<Gateway>, faults: Faults) -> Router {
+/// The HTTP surface: WebSocket upgrades on `/`, management API and
+/// `/metrics` beside it.
+pub fn router(gw: Arc<Gateway>, faults: Faults, registry: Arc<metrics::Registry>) -> Router {
     let mgmt = get(management::get)
         .post(management::post)
         .delete(management::delete)
         .with_state((gw.clone(), faults));
     Router::new()
         .route("/", get(gateway::upgrade).with_state(gw))
+        .route("/metrics", get(metrics::serve).with_state(registry))
         .route("/@connections/{id}", mgmt.clone())
         .route("/{stage}/@connections/{id}", mgmt)
 }
@@ -260,7 +265,9 @@ pub async fn start_with(
         },
         Console::new(opts.quiet),
     ));
-    let app = router(gw.clone(), opts.faults).into_make_service_with_connect_info::<SocketAddr>();
+    let registry = metrics::Registry::install();
+    let app = router(gw.clone(), opts.faults, registry.clone())
+        .into_make_service_with_connect_info::<SocketAddr>();
     // Small frames both ways: without TCP_NODELAY, Nagle + delayed ACK adds ~40 ms.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
@@ -278,6 +285,7 @@ pub async fn start_with(
         store,
         memory,
         dynamo_table,
+        metrics: registry,
         server,
     })
 }

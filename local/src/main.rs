@@ -234,6 +234,8 @@ async fn main() -> ExitCode {
     let _ = tokio::signal::ctrl_c().await;
     let open = running.gateway.connections.len();
     eprintln!("\nwsfn-local: shutting down; closing {open} connection(s) with 1001");
+    let metrics = running.metrics.clone();
     running.shutdown().await;
+    eprintln!("wsfn-local: session totals: {}", metrics.summary());
     ExitCode::SUCCESS
 }

@@ -121,6 +121,17 @@ pub mod capture {
 
     static LINES: Mutex<Option<Vec<Value>>> = Mutex::new(None);
 
+    /// Something that sees every EMF document this process flushes.
+    pub type Observer = std::sync::Arc<dyn Fn(&Value) + Send + Sync>;
+
+    static OBSERVERS: Mutex<Vec<Observer>> = Mutex::new(Vec::new());
+
+    /// Calls `f` with every EMF document flushed from now on (the local
+    /// gateway's `/metrics`).
+    pub fn observe(f: Observer) {
+        OBSERVERS.lock().unwrap_or_else(|p| p.into_inner()).push(f);
+    }
+
     /// Starts capturing (clears what was captured).
     pub fn start() {
         *LINES.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
@@ -139,6 +150,10 @@ pub mod capture {
     pub(super) fn push(doc: &Value) {
         if let Some(lines) = LINES.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             lines.push(doc.clone());
+        }
+        let observers = OBSERVERS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for f in observers {
+            f(doc);
         }
     }
 }
