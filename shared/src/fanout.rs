@@ -22,6 +22,9 @@ pub struct FanoutOptions {
     pub max_attempts: u32,
     /// Sleep between attempts.
     pub backoff: Backoff,
+    /// No push starts after this instant (the invocation's deadline less a
+    /// margin): what is left is counted and logged, not silently cut off.
+    pub stop_at: Option<tokio::time::Instant>,
 }
 
 impl Default for FanoutOptions {
@@ -31,6 +34,7 @@ impl Default for FanoutOptions {
             page_size: 500,
             max_attempts: 6,
             backoff: Backoff::PUSH,
+            stop_at: None,
         }
     }
 }
@@ -46,6 +50,11 @@ pub struct FanoutReport {
     pub failed: u32,
     /// Retries made (throttles and transient failures).
     pub retries: u32,
+    /// Subscribers not pushed because the deadline came first (read ones;
+    /// `truncated` says whether unread pages remained too).
+    pub undelivered: u32,
+    /// The deadline stopped the fan-out before every page was read.
+    pub truncated: bool,
 }
 
 enum Outcome {
@@ -144,6 +153,16 @@ pub async fn fan_out<S: SubscriptionStore + ConnectionStore + ?Sized>(
     let mut fetch = Some(store.subscribers(channel, None, opts.page_size));
     let mut read_error = None;
     loop {
+        if opts
+            .stop_at
+            .is_some_and(|t| tokio::time::Instant::now() >= t)
+        {
+            // Out of time: start nothing more, let what is in flight finish.
+            report.undelivered += queue.len() as u32;
+            report.truncated |= fetch.is_some();
+            queue.clear();
+            fetch = None;
+        }
         while in_flight.len() < limit {
             match queue.pop_front() {
                 Some(sub) => in_flight.push(push_one(store, pusher, sub, payload, &opts)),

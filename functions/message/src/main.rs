@@ -1,7 +1,7 @@
 //! The `$default` route Lambda: wiring only; the handler is `wsfn::handlers::message`.
 
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
-use wsfn::handlers::{message, WsEvent};
+use wsfn::handlers::{message_within, WsEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -14,7 +14,9 @@ async fn main() -> Result<(), Error> {
             ctx.xray_trace_id.as_deref(),
             &event.payload,
         );
-        let outcome = wsfn::logging::within(span, message(event.payload, app)).await;
+        let deadline = Some(ctx.deadline);
+        let outcome =
+            wsfn::logging::within(span, message_within(event.payload, app, deadline)).await;
         outcome.map_err(|e| Diagnostic {
             error_type: e.error_type().into(),
             error_message: e.to_string(),

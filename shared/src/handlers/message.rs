@@ -18,8 +18,27 @@ use crate::push::{PushError, Pusher};
 use crate::store::Gcra;
 use crate::time::{now_micros, now_millis};
 
-/// Handles one client frame.
+/// Pushes stop this long before the invocation's deadline, leaving time to
+/// log what was not delivered and flush the metrics.
+const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_millis(2000);
+
+/// Handles one client frame, with no deadline (local gateway, tests).
 pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, HandlerError> {
+    message_within(event, app, None).await
+}
+
+/// Handles one client frame; `deadline_ms` (the Lambda context's deadline,
+/// ms since the Unix epoch) stops new pushes in time.
+pub async fn message_within(
+    event: WsEvent,
+    app: &App,
+    deadline_ms: Option<u64>,
+) -> Result<ApiGatewayProxyResponse, HandlerError> {
+    let stop_at = deadline_ms.map(|d| {
+        let left = d.saturating_sub(now_millis());
+        tokio::time::Instant::now()
+            + std::time::Duration::from_millis(left).saturating_sub(DEADLINE_MARGIN)
+    });
     let started = Instant::now();
     let ctx = &event.request_context;
     let Some(connection_id) = ctx.connection_id.as_deref() else {
@@ -58,15 +77,20 @@ pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
     let fanout = async {
         let (channel, payload) = reply.fanout.as_ref()?;
         let t = Instant::now();
+        let mut opts = app.fanout_options();
+        opts.stop_at = stop_at;
         let report = fan_out(
             app.store.as_ref(),
             pusher.as_ref(),
             channel,
             payload.as_bytes(),
-            app.fanout_options(),
+            opts,
         )
         .await;
         match &report {
+            Ok(r) if r.undelivered > 0 || r.truncated => {
+                tracing::error!(%channel, delivered = r.delivered, undelivered = r.undelivered, unread_pages = r.truncated, "fan-out stopped at the invocation deadline; the rest recover from history")
+            }
             Ok(r) => {
                 tracing::info!(%channel, delivered = r.delivered, gone = r.gone, failed = r.failed, retries = r.retries, "fan-out")
             }
@@ -83,6 +107,7 @@ pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
             .count("Gone", r.gone)
             .count("PushFailed", r.failed)
             .count("PushRetries", r.retries)
+            .count("Undelivered", r.undelivered)
             .millis("FanoutMs", took.as_secs_f64() * 1e3);
     }
     metrics

@@ -8,7 +8,7 @@ mod message;
 
 pub use connect::connect;
 pub use disconnect::disconnect;
-pub use message::message;
+pub use message::{message, message_within};
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::encodings::Body;
