@@ -67,11 +67,16 @@ where
     R: std::fmt::Debug + HttpStatus,
 {
     use aws_sdk_apigatewaymanagement::error::SdkError;
-    let detail = aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string();
     match &e {
         SdkError::ServiceError(se) => {
             let code = se.err().code().unwrap_or_default();
             let status = se.raw().status_code();
+            // Code and message for logs, never the raw HTTP exchange.
+            let detail = format!(
+                "{status} {}: {}",
+                if code.is_empty() { "Unknown" } else { code },
+                se.err().message().unwrap_or_default()
+            );
             if code == "GoneException" || status == 410 {
                 PushError::Gone
             } else if code == "LimitExceededException" || status == 429 {
@@ -82,10 +87,19 @@ where
                 PushError::Failed(detail)
             }
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            PushError::Transient(detail)
-        }
-        _ => PushError::Failed(detail),
+        SdkError::TimeoutError(_) => PushError::Transient("timeout".into()),
+        SdkError::DispatchFailure(d) => PushError::Transient(format!(
+            "dispatch failure ({})",
+            if d.is_timeout() {
+                "timeout"
+            } else if d.is_io() {
+                "io"
+            } else {
+                "connection"
+            }
+        )),
+        SdkError::ResponseError(_) => PushError::Transient("unreadable response".into()),
+        _ => PushError::Failed("request could not be built".into()),
     }
 }
 
