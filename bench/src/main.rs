@@ -214,7 +214,7 @@ async fn hot_channel(args: &Args, store: &str) -> Result<(), wsfn_bench::BenchEr
     opts.parameters
         .insert("RateLimitPerSecond".into(), "100000".into());
     opts.parameters
-        .insert("RateLimitBurst".into(), "100000".into());
+        .insert("RateLimitBurst".into(), "1000000".into());
     let running = gateway(opts).await?;
     println!("\n### One hot channel ({store} store)\n");
     println!("| path | publishers | acked | errors | gap-free | elapsed | publishes/s | p50 ack | p99 ack |");
