@@ -154,10 +154,15 @@ impl Invoker for InProcessInvoker {
             .ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
         let event: WsEvent =
             serde_json::from_value(event).map_err(|e| InvokeError::BadEvent(e.to_string()))?;
+        // The function's log lines carry the invocation's fields, as on Lambda.
+        let rid = event.request_context.request_id.clone().unwrap_or_default();
+        let span = wsfn::logging::span_for(&rid, None, &event);
         let result = match handler {
-            Handler::Connect => handlers::connect(event, app).await,
-            Handler::Disconnect => handlers::disconnect(event, app).await,
-            Handler::Message => handlers::message(event, app).await,
+            Handler::Connect => wsfn::logging::within(span, handlers::connect(event, app)).await,
+            Handler::Disconnect => {
+                wsfn::logging::within(span, handlers::disconnect(event, app)).await
+            }
+            Handler::Message => wsfn::logging::within(span, handlers::message(event, app)).await,
         };
         result.map_err(|e| InvokeError::Function(e.to_string()))
     }

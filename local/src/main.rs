@@ -182,6 +182,11 @@ async fn main() -> ExitCode {
         None => {}
     }
     let s = cli.serve;
+    if !s.quiet {
+        // The functions' own log lines (why a handshake was refused, what a
+        // fan-out did), one JSON object each, as CloudWatch would show them.
+        wsfn::logging::init_json();
+    }
     let mut parameters = std::collections::HashMap::new();
     for p in &s.parameters {
         let Some((k, v)) = p.split_once('=') else {
