@@ -12,8 +12,8 @@ use serde_json::json;
 use wsfn::auth::Principal;
 use wsfn::channel::ChannelName;
 use wsfn::store::{
-    Admission, Appended, ConnectionRecord, Gcra, HistoryLimits, IdempotencyKey, NewConnection,
-    NewMessage, Quota, Store, StoreError, Subscribed,
+    Admission, Appended, ConnectionRecord, Gcra, HistoryLimits, IdemScope, IdempotencyKey,
+    NewConnection, NewMessage, Quota, Store, StoreError, Subscribed,
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -503,7 +503,7 @@ async fn idempotent_append(b: Backend) {
         id: Some(id.into()),
         ts: 1,
         idempotency: Some(IdempotencyKey {
-            scope: from.into(),
+            scope: IdemScope::User(from.into()),
             id: id.into(),
             fingerprint: format!("fp-{channel}"),
             ttl: Duration::from_secs(300),
@@ -666,7 +666,7 @@ async fn memory_idempotency_records_are_purged_by_ttl() {
     for n in 0..2100u64 {
         let mut m = msg("room:p", n);
         m.idempotency = Some(IdempotencyKey {
-            scope: "alice".into(),
+            scope: IdemScope::User("alice".into()),
             id: format!("i{n}"),
             fingerprint: String::new(),
             ttl: Duration::ZERO,

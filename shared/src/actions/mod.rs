@@ -6,7 +6,7 @@ mod auth;
 mod history;
 mod ping;
 mod presence;
-mod publish;
+pub(crate) mod publish;
 mod subscribe;
 
 use crate::app::App;

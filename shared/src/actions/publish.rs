@@ -1,13 +1,15 @@
 //! `publish`: capability check, idempotent seq assignment with history,
-//! `ack`, fan-out.
+//! `ack`, fan-out. The server publish (`handlers::publish_api`) shares
+//! [`append`].
 
 use serde_json::Value;
 
 use super::{Ctx, Reply};
+use crate::app::App;
 use crate::channel::ChannelName;
 use crate::error::ActionError;
 use crate::protocol::ServerFrame;
-use crate::store::{Appended, IdempotencyKey, NewMessage};
+use crate::store::{Appended, IdemScope, IdempotencyKey, NewMessage};
 
 /// What an idempotency record remembers of a publish: a reuse of its id
 /// with another channel or payload is refused, as Powertools idempotency
@@ -22,6 +24,74 @@ pub(crate) fn fingerprint(channel: &ChannelName, data: &Value) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A stored publish: where it landed, and the frame to fan out when new.
+#[derive(Debug)]
+pub(crate) struct Published {
+    /// The channel of the (original) message.
+    pub(crate) channel: String,
+    /// Its seq.
+    pub(crate) seq: u64,
+    /// The id was already used for this very message.
+    pub(crate) duplicate: bool,
+    /// The `message` frame to deliver, when this publish is new.
+    pub(crate) fanout: Option<(ChannelName, String)>,
+}
+
+/// Sequences, stores and (with an id) deduplicates one message.
+pub(crate) async fn append(
+    app: &App,
+    channel: ChannelName,
+    data: Value,
+    from: String,
+    id: Option<String>,
+    scope: IdemScope,
+    now_ms: u64,
+) -> Result<Published, ActionError> {
+    let idempotency = id.as_ref().map(|id| IdempotencyKey {
+        scope,
+        id: id.clone(),
+        fingerprint: fingerprint(&channel, &data),
+        ttl: app.config.idempotency_ttl,
+    });
+    let expected = idempotency.as_ref().map(|k| k.fingerprint.clone());
+    let msg = NewMessage {
+        channel: channel.clone(),
+        data,
+        from,
+        id: id.clone(),
+        ts: now_ms,
+        idempotency,
+    };
+    match app.store.append(msg, app.history_limits()).await? {
+        Appended::New(stored) => Ok(Published {
+            channel: stored.channel.clone(),
+            seq: stored.seq,
+            duplicate: false,
+            fanout: Some((channel, ServerFrame::Message(stored).to_json())),
+        }),
+        Appended::Duplicate {
+            channel: original,
+            seq,
+            fingerprint,
+        } => {
+            if expected.as_deref() != Some(fingerprint.as_str()) {
+                return Err(ActionError::BadRequest(format!(
+                    "id `{}` was already used for another publish (channel `{original}`, \
+                     seq {seq}) within the idempotency window; use a new id",
+                    id.as_deref().unwrap_or_default()
+                )));
+            }
+            // Already delivered under this id: acknowledge the original only.
+            Ok(Published {
+                channel: original,
+                seq,
+                duplicate: true,
+                fanout: None,
+            })
+        }
+    }
+}
+
 pub(super) async fn publish(
     ctx: &Ctx<'_>,
     channel: ChannelName,
@@ -32,52 +102,24 @@ pub(super) async fn publish(
             "no publish capability for `{channel}`"
         )));
     }
-    let idempotency = ctx.id.as_ref().map(|id| IdempotencyKey {
-        scope: ctx.conn.principal.sub.clone(),
-        id: id.clone(),
-        fingerprint: fingerprint(&channel, &data),
-        ttl: ctx.app.config.idempotency_ttl,
-    });
-    let expected = idempotency.as_ref().map(|k| k.fingerprint.clone());
-    let msg = NewMessage {
-        channel: channel.clone(),
+    let sub = ctx.conn.principal.sub.clone();
+    let p = append(
+        ctx.app,
+        channel,
         data,
-        from: ctx.conn.principal.sub.clone(),
-        id: ctx.id.clone(),
-        ts: ctx.now_ms,
-        idempotency,
-    };
-    let (channel, seq, duplicate, fanout) =
-        match ctx.app.store.append(msg, ctx.app.history_limits()).await? {
-            Appended::New(stored) => (
-                stored.channel.clone(),
-                stored.seq,
-                false,
-                Some((channel, ServerFrame::Message(stored).to_json())),
-            ),
-            Appended::Duplicate {
-                channel: original,
-                seq,
-                fingerprint,
-            } => {
-                if expected.as_deref() != Some(fingerprint.as_str()) {
-                    return Err(ActionError::BadRequest(format!(
-                        "id `{}` was already used for another publish (channel `{original}`, \
-                         seq {seq}) within the idempotency window; use a new id",
-                        ctx.id.as_deref().unwrap_or_default()
-                    )));
-                }
-                // Already delivered under this id: acknowledge the original only.
-                (original, seq, true, None)
-            }
-        };
+        sub.clone(),
+        ctx.id.clone(),
+        IdemScope::User(sub),
+        ctx.now_ms,
+    )
+    .await?;
     Ok(Reply {
         frames: vec![ServerFrame::Ack {
             id: ctx.id.clone(),
-            channel,
-            seq,
-            duplicate,
+            channel: p.channel,
+            seq: p.seq,
+            duplicate: p.duplicate,
         }],
-        fanout,
+        fanout: p.fanout,
     })
 }

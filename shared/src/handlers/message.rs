@@ -22,6 +22,15 @@ use crate::time::{now_micros, now_millis};
 /// log what was not delivered and flush the metrics.
 const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_millis(2000);
 
+/// When pushes must stop for an invocation with this deadline.
+pub(super) fn stop_at(deadline_ms: Option<u64>) -> Option<tokio::time::Instant> {
+    deadline_ms.map(|d| {
+        let left = d.saturating_sub(now_millis());
+        tokio::time::Instant::now()
+            + std::time::Duration::from_millis(left).saturating_sub(DEADLINE_MARGIN)
+    })
+}
+
 /// Handles one client frame, with no deadline (local gateway, tests).
 pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, HandlerError> {
     message_within(event, app, None).await
@@ -34,11 +43,7 @@ pub async fn message_within(
     app: &App,
     deadline_ms: Option<u64>,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
-    let stop_at = deadline_ms.map(|d| {
-        let left = d.saturating_sub(now_millis());
-        tokio::time::Instant::now()
-            + std::time::Duration::from_millis(left).saturating_sub(DEADLINE_MARGIN)
-    });
+    let stop_at = stop_at(deadline_ms);
     let started = Instant::now();
     let ctx = &event.request_context;
     let Some(connection_id) = ctx.connection_id.as_deref() else {

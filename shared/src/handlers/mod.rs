@@ -5,10 +5,15 @@
 mod connect;
 mod disconnect;
 mod message;
+mod publish;
 
 pub use connect::connect;
 pub use disconnect::disconnect;
 pub use message::{message, message_within};
+pub use publish::{
+    publish_api, PublishError, PublishRequest, PublishResponse, PublishResult, MAX_BATCH,
+    SERVER_FROM,
+};
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::encodings::Body;

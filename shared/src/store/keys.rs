@@ -11,7 +11,7 @@
 //! | channel stream head | `chan#{channel}` | `stream` | `seq`, `epoch` | subscribe, publish (GetItem) |
 //! | history entry | `chan#{channel}` | `msg#{seq:020}` | `msg`, `epoch` | history, recovery (Query) |
 //! | user's connections | `user#{sub}` | `conns` | `ids` (string set) | connect limit (conditional UpdateItem) |
-//! | idempotency record | `user#{principal}` | `idem#{id}` | `channel`, `seq`, `fp` | publish (conditional Put in the transaction) |
+//! | idempotency record | `user#{sub}` or `server#publish` | `idem#{id}` | `channel`, `seq`, `fp` | publish (conditional Put in the transaction) |
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -86,6 +86,17 @@ pub fn user_pk(user: &str) -> String {
 pub fn sub_sk(other: &str) -> String {
     format!("{SUB_PREFIX}{other}")
 }
+/// Partition of the server's (the publish function's) idempotency records.
+pub const SERVER_PK: &str = "server#publish";
+
+/// Partition of an idempotency scope's records.
+pub fn idem_pk(scope: &super::IdemScope) -> String {
+    match scope {
+        super::IdemScope::User(sub) => user_pk(sub),
+        super::IdemScope::Server => SERVER_PK.to_string(),
+    }
+}
+
 /// Sort key of an idempotency record for a publish id.
 pub fn idem_sk(id: &str) -> String {
     format!("idem#{id}")

@@ -19,8 +19,8 @@ pub use dynamo::{create_table, DynamoStore};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use types::{
-    Admission, Appended, ConnectionRecord, Gcra, HistoryLimits, IdempotencyKey, NewConnection,
-    NewMessage, Page, Quota, Removed, StreamHead, Subscribed, Subscriber,
+    Admission, Appended, ConnectionRecord, Gcra, HistoryLimits, IdemScope, IdempotencyKey,
+    NewConnection, NewMessage, Page, Quota, Removed, StreamHead, Subscribed, Subscriber,
 };
 
 use crate::auth::Principal;

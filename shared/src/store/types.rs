@@ -91,11 +91,21 @@ pub struct StreamHead {
     pub epoch: String,
 }
 
+/// Whose publish ids a key belongs to: a user's, or the backend's (server
+/// publishes), so that a client's id never dedupes a server publish.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum IdemScope {
+    /// A user's publishes (`sub`).
+    User(String),
+    /// The application backend's publishes (the publish function).
+    Server,
+}
+
 /// The idempotency key of a publish: whose id, which id, for how long.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {
-    /// The scope the id is unique in (a user's `sub`).
-    pub scope: String,
+    /// The scope the id is unique in.
+    pub scope: IdemScope,
     /// The publisher's id.
     pub id: String,
     /// Fingerprint of channel and payload: a reuse with another one is refused.

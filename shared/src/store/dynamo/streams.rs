@@ -138,7 +138,7 @@ impl DynamoStore {
         };
         let mut tx = vec![head_write];
         if let Some(k) = &msg.idempotency {
-            let mut record = key(keys::user_pk(&k.scope), keys::idem_sk(&k.id));
+            let mut record = key(keys::idem_pk(&k.scope), keys::idem_sk(&k.id));
             record.insert(attr::CHANNEL.into(), s(channel));
             record.insert(attr::SEQ.into(), n(head.seq));
             record.insert(attr::FP.into(), s(&k.fingerprint));
@@ -250,7 +250,7 @@ impl StreamStore for DynamoStore {
                 {
                     if let Some(k) = &msg.idempotency {
                         let sk = keys::idem_sk(&k.id);
-                        if let Some(item) = self.get(keys::user_pk(&k.scope), &sk).await? {
+                        if let Some(item) = self.get(keys::idem_pk(&k.scope), &sk).await? {
                             return Ok(Appended::Duplicate {
                                 channel: get_s(&item, attr::CHANNEL).unwrap_or_default().into(),
                                 seq: get_n(&item, attr::SEQ).unwrap_or_default(),

@@ -50,7 +50,7 @@ impl StreamStore for MemoryStore {
         let idem = msg
             .idempotency
             .as_ref()
-            .map(|k| ((k.scope.clone(), k.id.clone()), k));
+            .map(|k| ((crate::store::keys::idem_pk(&k.scope), k.id.clone()), k));
         if let Some((key, _)) = &idem {
             if let Some(r) = s.idempotency.get(key).filter(|r| r.expires > now) {
                 return Ok(Appended::Duplicate {
