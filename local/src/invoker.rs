@@ -40,6 +40,17 @@ pub trait Invoker: Send + Sync {
         function: &str,
         event: serde_json::Value,
     ) -> Result<ApiGatewayProxyResponse, InvokeError>;
+
+    /// Invokes any function with any JSON event and returns its JSON
+    /// answer (the Lambda Invoke API's view).
+    async fn invoke_json(
+        &self,
+        function: &str,
+        event: serde_json::Value,
+    ) -> Result<serde_json::Value, InvokeError> {
+        let r = self.invoke(function, event).await?;
+        serde_json::to_value(r).map_err(|e| InvokeError::Function(e.to_string()))
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -47,6 +58,7 @@ enum Handler {
     Connect,
     Disconnect,
     Message,
+    Publish,
 }
 
 /// Calls the handlers in this process.
@@ -111,16 +123,17 @@ impl InProcessInvoker {
     ) -> Result<(Self, bool), SetupError> {
         let mut functions = HashMap::new();
         let mut dev = false;
-        for f in spec.routes.values() {
+        for f in spec.functions.values() {
             let handler = match f.binary.as_str() {
                 "connect" => Handler::Connect,
                 "disconnect" => Handler::Disconnect,
                 "message" => Handler::Message,
+                "publish" => Handler::Publish,
                 other => {
                     return Err(SetupError {
                         function: f.logical_id.clone(),
                         reason: format!(
-                        "binary `{other}` is not a wsfn function (connect, disconnect, message)"
+                        "binary `{other}` is not a wsfn function (connect, disconnect, message, publish)"
                     ),
                     })
                 }
@@ -163,7 +176,35 @@ impl Invoker for InProcessInvoker {
                 wsfn::logging::within(span, handlers::disconnect(event, app)).await
             }
             Handler::Message => wsfn::logging::within(span, handlers::message(event, app)).await,
+            Handler::Publish => {
+                return Err(InvokeError::BadEvent(format!(
+                    "{function} is not a WebSocket route function"
+                )))
+            }
         };
         result.map_err(|e| InvokeError::Function(e.to_string()))
+    }
+
+    async fn invoke_json(
+        &self,
+        function: &str,
+        event: serde_json::Value,
+    ) -> Result<serde_json::Value, InvokeError> {
+        let (handler, app) = self
+            .functions
+            .get(function)
+            .ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
+        if !matches!(handler, Handler::Publish) {
+            let r = self.invoke(function, event).await?;
+            return serde_json::to_value(r).map_err(|e| InvokeError::Function(e.to_string()));
+        }
+        let request: handlers::PublishRequest =
+            serde_json::from_value(event).map_err(|e| InvokeError::BadEvent(e.to_string()))?;
+        let rid = crate::ids::request_id();
+        let span = wsfn::logging::invocation_span(&rid, None, None, Some("publish"));
+        let r = wsfn::logging::within(span, handlers::publish_api(request, app, None))
+            .await
+            .map_err(|e| InvokeError::Function(e.to_string()))?;
+        serde_json::to_value(r).map_err(|e| InvokeError::Function(e.to_string()))
     }
 }

@@ -7,6 +7,7 @@ pub mod console;
 pub mod gateway;
 pub mod ids;
 pub mod invoker;
+pub mod lambda_api;
 pub mod management;
 pub mod metrics;
 pub mod template;
@@ -145,8 +146,12 @@ pub fn router(gw: Arc<Gateway>, faults: Faults, registry: Arc<metrics::Registry>
         .delete(management::delete)
         .with_state((gw.clone(), faults));
     Router::new()
-        .route("/", get(gateway::upgrade).with_state(gw))
+        .route("/", get(gateway::upgrade).with_state(gw.clone()))
         .route("/metrics", get(metrics::serve).with_state(registry))
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            axum::routing::post(lambda_api::invoke).with_state(gw),
+        )
         .route("/@connections/{id}", mgmt.clone())
         .route("/{stage}/@connections/{id}", mgmt)
 }

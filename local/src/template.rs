@@ -77,6 +77,9 @@ pub struct ApiSpec {
     pub route_selection_expression: String,
     /// Route key → function.
     pub routes: BTreeMap<String, FunctionSpec>,
+    /// Every function of the template by logical id, routed or not (the
+    /// Lambda Invoke API reaches them all).
+    pub functions: BTreeMap<String, FunctionSpec>,
     /// The DynamoDB table, if the template has one.
     pub table: Option<TableSpec>,
 }
@@ -279,6 +282,13 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
         return Err(err(&api_id, "no routes found"));
     }
 
+    let mut functions = BTreeMap::new();
+    for id in resources.keys().filter_map(Value::as_str) {
+        if kind(id) == "AWS::Serverless::Function" {
+            functions.insert(id.to_string(), function(id)?);
+        }
+    }
+
     let table = resources
         .keys()
         .filter_map(Value::as_str)
@@ -302,6 +312,7 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
         api_id,
         route_selection_expression,
         routes,
+        functions,
         table,
     })
 }

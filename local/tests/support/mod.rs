@@ -45,6 +45,10 @@ impl Invoker for Recorder {
         }
         self.inner.invoke(function, event).await
     }
+
+    async fn invoke_json(&self, function: &str, event: Value) -> Result<Value, InvokeError> {
+        self.inner.invoke_json(function, event).await
+    }
 }
 
 pub(crate) struct Local {
