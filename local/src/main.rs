@@ -70,7 +70,7 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
         .get(&args.function)
         .map(|f| f.logical_id.clone())
         .unwrap_or(args.function);
-    let result = running.gateway.invoker.invoke(&function, event).await;
+    let result = running.gateway.invoker.invoke_json(&function, event).await;
     running.shutdown().await;
     match result {
         Ok(r) => {

@@ -86,3 +86,18 @@ fn invoke_runs_a_function_with_an_event_file() {
     let (ok, _) = run(&["invoke", "$connect", "-e", "events/missing.json"], &[]);
     assert!(!ok, "a missing event file fails");
 }
+
+#[test]
+fn invoke_runs_the_publish_function_with_its_sample_event() {
+    let (ok, out) = run(
+        &["invoke", "PublishFunction", "-e", "events/publish.json"],
+        &[],
+    );
+    assert!(ok, "{out}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        r["results"][0],
+        serde_json::json!({"channel": "room:lobby", "seq": 1, "duplicate": false})
+    );
+    assert_eq!(r["results"][2]["error"]["code"], "bad_request");
+}

@@ -107,3 +107,48 @@ async fn invoke_api_embedded() {
 async fn invoke_api_dynamodb_local() {
     publish_through_the_invoke_api(dynamodb_opts()).await;
 }
+
+/// The real `aws-sdk-lambda` client against wsfn-local's Invoke API, as a
+/// backend would call PublishFunction on AWS.
+#[tokio::test]
+async fn the_aws_sdk_lambda_client_publishes() {
+    use aws_sdk_lambda::primitives::Blob;
+    let local = Local::start(opts()).await;
+    let (mut ws, _) = client(&local.url, &token("ann", &["room:*"], &[])).await;
+    send(&mut ws, json!({"action":"subscribe","channel":"room:sdk"})).await;
+    recv_type(&mut ws, "subscribed").await;
+    let conf = aws_sdk_lambda::Config::builder()
+        .behavior_version_latest()
+        .region(aws_sdk_lambda::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+            "k", "s", None, None, "t",
+        ))
+        .endpoint_url(format!("http://{}", local.running().addr))
+        .build();
+    let lambda = aws_sdk_lambda::Client::from_conf(conf);
+    let out = lambda
+        .invoke()
+        .function_name("PublishFunction")
+        .payload(Blob::new(
+            json!({"channel": "room:sdk", "data": {"via": "sdk"}}).to_string(),
+        ))
+        .send()
+        .await
+        .expect("invoke");
+    assert_eq!(out.status_code(), 200);
+    assert!(out.function_error().is_none());
+    let body: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(body["results"][0]["seq"], 1);
+    assert_eq!(recv_type(&mut ws, "message").await["data"]["via"], "sdk");
+    let err = lambda
+        .invoke()
+        .function_name("arn:aws:lambda:us-east-1:123456789012:function:Missing")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception()),
+        "{err:?}"
+    );
+}
