@@ -30,7 +30,7 @@ pub(super) async fn history(
         Some(p) if same_epoch => p.seq,
         _ => 0,
     };
-    let mut messages = store
+    let messages = store
         .history(&channel, &head, since.as_ref().map(|_| after), limit)
         .await?;
     // Whether the page starts where asked: nothing between the requested
@@ -55,26 +55,23 @@ pub(super) async fn history(
         complete,
     };
     let envelope = reply(Vec::new(), false).to_json().len();
-    let sizes: Vec<usize> = messages
-        .iter()
-        .map(|m| serde_json::to_string(&ServerFrame::Message(m.clone())).map_or(0, |s| s.len()))
-        .collect();
+    let mut frames: Vec<ServerFrame> = messages.into_iter().map(ServerFrame::Message).collect();
+    let sizes: Vec<usize> = frames.iter().map(|f| f.to_json().len()).collect();
     let forward = since.is_some();
     let kept = fit(&sizes, MAX_REPLY_BYTES - envelope, forward);
-    let cut = kept < messages.len();
+    let cut = kept < frames.len();
     if forward {
-        messages.truncate(kept);
+        frames.truncate(kept);
     } else {
-        messages.drain(..messages.len() - kept);
+        frames.drain(..frames.len() - kept);
     }
+    let last_seq = match frames.last() {
+        Some(ServerFrame::Message(m)) => Some(m.seq),
+        _ => None,
+    };
     // Forward reads are complete when they reach the head; the latest-N
     // read when it holds the whole window.
-    let complete = starts_right
-        && !cut
-        && (!forward
-            || messages
-                .last()
-                .map_or(head.seq == after, |m| m.seq == head.seq));
-    let frames = messages.into_iter().map(ServerFrame::Message).collect();
+    let complete =
+        starts_right && !cut && (!forward || last_seq.map_or(head.seq == after, |s| s == head.seq));
     Ok(Reply::one(reply(frames, complete)))
 }
