@@ -46,6 +46,37 @@ impl Backoff {
     }
 }
 
+/// A retry loop bounded by time: each [`Budget::pause`] sleeps the next
+/// backoff, until the budget is spent.
+#[derive(Debug)]
+pub struct Budget {
+    backoff: Backoff,
+    until: std::time::Instant,
+    attempt: u32,
+}
+
+impl Budget {
+    /// Retries with `backoff` for up to `budget` from now.
+    pub fn new(backoff: Backoff, budget: Duration) -> Self {
+        Self {
+            backoff,
+            until: std::time::Instant::now() + budget,
+            attempt: 0,
+        }
+    }
+
+    /// Sleeps before the next attempt; `false` (without sleeping) once the
+    /// budget is spent.
+    pub async fn pause(&mut self) -> bool {
+        if std::time::Instant::now() > self.until {
+            return false;
+        }
+        self.backoff.sleep(self.attempt).await;
+        self.attempt += 1;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +90,17 @@ mod tests {
         for attempt in 0..10 {
             assert!(b.delay(attempt) <= b.ceiling(attempt));
         }
+    }
+
+    #[tokio::test]
+    async fn a_budget_ends() {
+        let mut budget = Budget::new(Backoff::STORE, Duration::from_millis(30));
+        let mut pauses = 0;
+        while budget.pause().await {
+            pauses += 1;
+            assert!(pauses < 1000);
+        }
+        assert!(pauses >= 1);
+        assert!(!budget.pause().await, "stays spent");
     }
 }

@@ -6,7 +6,7 @@ mod connections;
 mod streams;
 mod subscriptions;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::Client;
 use super::item::{key, live, s, Item};
 use super::keys::{PK, SK, TTL};
 use super::StoreError;
-use crate::retry::Backoff;
+use crate::retry::{Backoff, Budget};
 use crate::time::now_secs;
 
 /// DynamoDB's BatchWriteItem limit.
@@ -130,8 +130,7 @@ impl DynamoStore {
         what: &str,
         items: impl Fn() -> Result<Vec<TransactWriteItem>, StoreError>,
     ) -> Result<Tx, StoreError> {
-        let started = Instant::now();
-        let mut attempt = 0;
+        let mut budget = Budget::new(Backoff::STORE, CONTENTION_BUDGET);
         loop {
             let r = self
                 .client
@@ -139,7 +138,8 @@ impl DynamoStore {
                 .set_transact_items(Some(items()?))
                 .send()
                 .await;
-            let retry = match r {
+            // Every arm that does not return lost a race or was throttled.
+            match r {
                 Ok(_) => return Ok(Tx::Done),
                 Err(e) => match e.as_service_error() {
                     Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
@@ -152,7 +152,7 @@ impl DynamoStore {
                             Cancelled::Conditions(failed) => {
                                 return Ok(Tx::ConditionsFailed(failed))
                             }
-                            Cancelled::Retry => true,
+                            Cancelled::Retry => {}
                             Cancelled::Fail(code) => {
                                 return Err(StoreError::Backend {
                                     op: "TransactWriteItems",
@@ -164,17 +164,13 @@ impl DynamoStore {
                     }
                     Some(TransactWriteItemsError::TransactionInProgressException(_))
                     | Some(TransactWriteItemsError::ThrottlingException(_))
-                    | Some(TransactWriteItemsError::ProvisionedThroughputExceededException(_)) => {
-                        true
-                    }
+                    | Some(TransactWriteItemsError::ProvisionedThroughputExceededException(_)) => {}
                     _ => return Err(backend("TransactWriteItems", e)),
                 },
-            };
-            if retry && started.elapsed() > CONTENTION_BUDGET {
+            }
+            if !budget.pause().await {
                 return Err(StoreError::Contention(what.to_string()));
             }
-            Backoff::STORE.sleep(attempt).await;
-            attempt += 1;
         }
     }
 
@@ -227,15 +223,8 @@ impl DynamoStore {
                         .map(|d| WriteRequest::builder().delete_request(d).build())
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let started = Instant::now();
-            let mut attempt = 0;
-            while !requests.is_empty() {
-                if attempt > 0 {
-                    if started.elapsed() > CONTENTION_BUDGET {
-                        return Err(StoreError::Contention("batch delete".into()));
-                    }
-                    Backoff::STORE.sleep(attempt).await;
-                }
+            let mut budget = Budget::new(Backoff::STORE, CONTENTION_BUDGET);
+            loop {
                 let r = self
                     .client
                     .batch_write_item()
@@ -247,7 +236,12 @@ impl DynamoStore {
                     .unprocessed_items
                     .and_then(|mut m| m.remove(&self.table))
                     .unwrap_or_default();
-                attempt += 1;
+                if requests.is_empty() {
+                    break;
+                }
+                if !budget.pause().await {
+                    return Err(StoreError::Contention("batch delete".into()));
+                }
             }
         }
         Ok(())

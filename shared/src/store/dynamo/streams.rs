@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
@@ -20,7 +19,7 @@ use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use super::{backend, build, DynamoStore, Tx, CONTENTION_BUDGET};
 use crate::channel::ChannelName;
 use crate::protocol::MessageFrame;
-use crate::retry::Backoff;
+use crate::retry::{Backoff, Budget};
 use crate::store::item::{
     get_n, get_s, head_of, history_item, key, message_of, n, s, stream_item, Item,
 };
@@ -168,8 +167,7 @@ impl DynamoStore {
 #[async_trait]
 impl StreamStore for DynamoStore {
     async fn stream_head(&self, channel: &ChannelName) -> Result<StreamHead, StoreError> {
-        let started = Instant::now();
-        let mut attempt = 0;
+        let mut budget = Budget::new(Backoff::STORE, CONTENTION_BUDGET);
         loop {
             if let Some(head) = self.read_head(channel).await? {
                 return Ok(head);
@@ -201,11 +199,9 @@ impl StreamStore for DynamoStore {
                         .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(backend("PutItem", e)),
             }
-            if started.elapsed() > CONTENTION_BUDGET {
+            if !budget.pause().await {
                 return Err(StoreError::Contention(keys::chan_pk(channel.as_str())));
             }
-            Backoff::STORE.sleep(attempt).await;
-            attempt += 1;
         }
     }
 
@@ -219,8 +215,7 @@ impl StreamStore for DynamoStore {
     async fn append(&self, msg: NewMessage, limits: HistoryLimits) -> Result<Appended, StoreError> {
         let slot = self.streams.get(msg.channel.as_str());
         let mut cached = slot.lock().await;
-        let started = Instant::now();
-        let mut attempt = 0;
+        let mut budget = Budget::new(Backoff::STORE, CONTENTION_BUDGET);
         loop {
             let current = match cached.take() {
                 Some(head) => Some(head),
@@ -263,11 +258,9 @@ impl StreamStore for DynamoStore {
                 // Another publisher moved the head first: re-read it.
                 Tx::ConditionsFailed(_) => {}
             }
-            if started.elapsed() > CONTENTION_BUDGET {
+            if !budget.pause().await {
                 return Err(StoreError::Contention(keys::chan_pk(msg.channel.as_str())));
             }
-            Backoff::STORE.sleep(attempt).await;
-            attempt += 1;
         }
     }
 
