@@ -48,9 +48,13 @@ pub trait Invoker: Send + Sync {
         function: &str,
         event: serde_json::Value,
     ) -> Result<serde_json::Value, InvokeError> {
-        let r = self.invoke(function, event).await?;
-        serde_json::to_value(r).map_err(|e| InvokeError::Function(e.to_string()))
+        to_json(self.invoke(function, event).await?)
     }
+}
+
+/// A handler's answer as the JSON the Lambda Invoke API returns.
+fn to_json(r: impl serde::Serialize) -> Result<serde_json::Value, InvokeError> {
+    serde_json::to_value(r).map_err(|e| InvokeError::Function(e.to_string()))
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -170,18 +174,17 @@ impl Invoker for InProcessInvoker {
         // The function's log lines carry the invocation's fields, as on Lambda.
         let rid = event.request_context.request_id.clone().unwrap_or_default();
         let span = wsfn::logging::span_for(&rid, None, &event);
-        let result = match handler {
-            Handler::Connect => wsfn::logging::within(span, handlers::connect(event, app)).await,
-            Handler::Disconnect => {
-                wsfn::logging::within(span, handlers::disconnect(event, app)).await
-            }
-            Handler::Message => wsfn::logging::within(span, handlers::message(event, app)).await,
-            Handler::Publish => {
-                return Err(InvokeError::BadEvent(format!(
+        let run = async {
+            match handler {
+                Handler::Connect => Ok(handlers::connect(event, app).await),
+                Handler::Disconnect => Ok(handlers::disconnect(event, app).await),
+                Handler::Message => Ok(handlers::message(event, app).await),
+                Handler::Publish => Err(InvokeError::BadEvent(format!(
                     "{function} is not a WebSocket route function"
-                )))
+                ))),
             }
         };
+        let result = wsfn::logging::within(span, run).await?;
         result.map_err(|e| InvokeError::Function(e.to_string()))
     }
 
@@ -195,16 +198,25 @@ impl Invoker for InProcessInvoker {
             .get(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
         if !matches!(handler, Handler::Publish) {
-            let r = self.invoke(function, event).await?;
-            return serde_json::to_value(r).map_err(|e| InvokeError::Function(e.to_string()));
+            return to_json(self.invoke(function, event).await?);
         }
         let request: handlers::PublishRequest =
             serde_json::from_value(event).map_err(|e| InvokeError::BadEvent(e.to_string()))?;
         let rid = crate::ids::request_id();
         let span = wsfn::logging::invocation_span(&rid, None, None, Some("publish"));
-        let r = wsfn::logging::within(span, handlers::publish_api(request, app, None))
-            .await
-            .map_err(|e| InvokeError::Function(e.to_string()))?;
-        serde_json::to_value(r).map_err(|e| InvokeError::Function(e.to_string()))
+        let r = wsfn::logging::within(
+            span,
+            handlers::publish_api(
+                request,
+                app,
+                handlers::Invocation {
+                    request_id: Some(&rid),
+                    deadline_ms: None,
+                },
+            ),
+        )
+        .await
+        .map_err(|e| InvokeError::Function(e.to_string()))?;
+        to_json(r)
     }
 }

@@ -71,18 +71,22 @@ impl Registry {
             .collect();
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
         for m in def["Metrics"].as_array().into_iter().flatten() {
-            let (Some(name), Some(v)) = (
-                m["Name"].as_str(),
-                doc[m["Name"].as_str().unwrap_or_default()].as_f64(),
-            ) else {
+            let Some(name) = m["Name"].as_str() else {
                 continue;
+            };
+            // One value, or an array of samples.
+            let samples: Vec<f64> = match &doc[name] {
+                Value::Array(list) => list.iter().filter_map(Value::as_f64).collect(),
+                v => v.as_f64().into_iter().collect(),
             };
             let a = series
                 .entry((name.to_string(), labels.clone()))
                 .or_default();
-            a.count += 1;
-            a.sum += v;
-            a.max = a.max.max(v);
+            for v in samples {
+                a.count += 1;
+                a.sum += v;
+                a.max = a.max.max(v);
+            }
             a.millis = m["Unit"] == "Milliseconds";
         }
     }

@@ -24,7 +24,9 @@ static WARM: AtomicBool = AtomicBool::new(false);
 #[derive(Debug, Default)]
 pub struct Metrics {
     namespace: String,
-    values: Vec<(&'static str, f64, &'static str)>,
+    /// Name, values, unit: a count is one running total; durations keep
+    /// every sample (EMF takes an array).
+    values: Vec<(&'static str, Vec<f64>, &'static str)>,
     dimensions: Vec<(&'static str, String)>,
     properties: Vec<(&'static str, String)>,
 }
@@ -55,15 +57,23 @@ impl Metrics {
         self
     }
 
-    /// Records a count.
+    /// Records a count; counting the same name again adds to it (one EMF
+    /// metric may be defined only once per line).
     pub fn count(&mut self, name: &'static str, v: u32) -> &mut Self {
-        self.values.push((name, f64::from(v), "Count"));
+        match self.values.iter_mut().find(|(n, _, _)| *n == name) {
+            Some((_, total, _)) => total[0] += f64::from(v),
+            None => self.values.push((name, vec![f64::from(v)], "Count")),
+        }
         self
     }
 
-    /// Records a duration in milliseconds.
+    /// Records a duration in milliseconds; another sample of the same name
+    /// joins the first (EMF publishes each value of the array).
     pub fn millis(&mut self, name: &'static str, v: f64) -> &mut Self {
-        self.values.push((name, v, "Milliseconds"));
+        match self.values.iter_mut().find(|(n, _, _)| *n == name) {
+            Some((_, samples, _)) => samples.push(v),
+            None => self.values.push((name, vec![v], "Milliseconds")),
+        }
         self
     }
 
@@ -90,7 +100,11 @@ impl Metrics {
             doc.insert((*k).into(), json!(v));
         }
         for (n, v, _) in &self.values {
-            doc.insert((*n).into(), json!(v));
+            let value = match v.as_slice() {
+                [one] => json!(one),
+                many => json!(many),
+            };
+            doc.insert((*n).into(), value);
         }
         Value::Object(doc)
     }
@@ -104,10 +118,11 @@ impl Metrics {
         if self.values.is_empty() {
             return;
         }
+        let doc = self.to_emf(crate::time::now_millis());
         #[cfg(feature = "testkit")]
-        capture::push(&self.to_emf(crate::time::now_millis()));
+        capture::push(&doc);
         if ENABLED.load(Ordering::Relaxed) {
-            println!("{}", self.to_emf(crate::time::now_millis()));
+            println!("{doc}");
         }
     }
 }
@@ -177,11 +192,25 @@ mod tests {
             json!([["Function"], ["Function", "Action"]])
         );
         assert_eq!(v["requestId"], "r-1");
+
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
             "Delivered"
         );
         assert_eq!(v["Delivered"], 3.0);
         assert_eq!(v["Action"], "publish");
+        // The same name again: counts add up, durations become an array,
+        // and each metric is defined once.
+        m.count("Delivered", 2).millis("FanoutMs", 2.5);
+        let v = m.to_emf(8);
+        assert_eq!(v["Delivered"], 5.0);
+        assert_eq!(v["FanoutMs"], json!([1.5, 2.5]));
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 }

@@ -29,6 +29,7 @@ async fn a_scripted_session_emits_the_expected_metrics() {
             ("METRICS_NAMESPACE", "wsfn-test"),
             ("MAX_CONNECTIONS_PER_USER", "2"),
             ("ALLOWED_ORIGINS", "https://app.example"),
+            ("MANAGEMENT_ENDPOINT", "http://127.0.0.1:9/local"),
         ],
     );
     let alice = token("alice", &["room:*"], &["room:*"]);
@@ -69,6 +70,20 @@ async fn a_scripted_session_emits_the_expected_metrics() {
     .await;
     h.send("a1=", json!({"action":"ping"})).await;
     h.disconnect("b1=").await;
+    // A server batch: one line for the invocation, each metric defined once.
+    let batch = json!({"messages": [
+        {"channel": "room:x", "data": 1}, {"channel": "room:x", "data": 2}, {"channel": "bad name", "data": 3}
+    ]});
+    wsfn::handlers::publish_api(
+        serde_json::from_value(batch).unwrap(),
+        &h.app,
+        wsfn::handlers::Invocation {
+            request_id: Some("lambda-req"),
+            deadline_ms: None,
+        },
+    )
+    .await
+    .unwrap();
     let lines = capture::take();
 
     assert!(lines
@@ -108,6 +123,40 @@ async fn a_scripted_session_emits_the_expected_metrics() {
     );
     // The request id travels as a property, not a dimension.
     assert!(lines.iter().all(|l| l["requestId"].is_string()));
+    let p: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["Function"] == "publish")
+        .collect();
+    assert_eq!(p.len(), 1);
+    let names: Vec<&str> = p[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap())
+        .collect();
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        names.len(),
+        "a metric defined twice: {names:?}"
+    );
+    assert_eq!(
+        (
+            p[0]["Published"].as_f64(),
+            p[0]["Delivered"].as_f64(),
+            p[0]["PublishRefused"].as_f64()
+        ),
+        (Some(2.0), Some(2.0), Some(1.0)),
+        "{}",
+        p[0]
+    );
+    assert_eq!(
+        p[0]["FanoutMs"].as_array().map(Vec::len),
+        Some(2),
+        "one sample per fan-out"
+    );
     let cold: f64 = lines.iter().filter_map(|l| l["ColdStart"].as_f64()).sum();
     assert_eq!(cold, 1.0, "one cold start per process");
 }

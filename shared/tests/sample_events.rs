@@ -85,7 +85,9 @@ async fn every_sample_event_has_its_outcome(b: Backend) {
             let path = format!("{dir}/{name}");
             let req: handlers::PublishRequest =
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            let r = handlers::publish_api(req, &h.app, None).await.unwrap();
+            let r = handlers::publish_api(req, &h.app, handlers::Invocation::default())
+                .await
+                .unwrap();
             let wire = serde_json::to_value(&r).unwrap();
             assert_eq!(
                 wire["results"][0]["channel"], "room:lobby",

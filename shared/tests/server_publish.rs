@@ -7,12 +7,15 @@ mod common;
 
 use common::{messages, token, Backend, Harness};
 use serde_json::{json, Value};
-use wsfn::handlers::{publish_api, PublishRequest, PublishResult, SERVER_FROM};
+use wsfn::handlers::{publish_api, Invocation, PublishRequest, PublishResult, SERVER_FROM};
 use wsfn::protocol::ErrorCode;
 
 async fn publish(h: &Harness, body: Value) -> Vec<PublishResult> {
     let req: PublishRequest = serde_json::from_value(body).unwrap();
-    publish_api(req, &h.app, None).await.unwrap().results
+    publish_api(req, &h.app, Invocation::default())
+        .await
+        .unwrap()
+        .results
 }
 
 fn harness(b: Backend) -> Harness {

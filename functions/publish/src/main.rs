@@ -1,7 +1,7 @@
 //! The server publish Lambda (`PublishFunction`): wiring only; the handler is `wsfn::handlers::publish_api`.
 
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
-use wsfn::handlers::{publish_api, PublishRequest};
+use wsfn::handlers::{publish_api, Invocation, PublishRequest};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -16,7 +16,11 @@ async fn main() -> Result<(), Error> {
                 None,
                 Some("publish"),
             );
-            let work = publish_api(event.payload, app, Some(ctx.deadline));
+            let invocation = Invocation {
+                request_id: Some(&ctx.request_id),
+                deadline_ms: Some(ctx.deadline),
+            };
+            let work = publish_api(event.payload, app, invocation);
             wsfn::logging::within(span, work)
                 .await
                 .map_err(|e| Diagnostic {

@@ -7,11 +7,12 @@ use std::time::Instant;
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 
+use super::deliver::{deliver, record};
 use super::{response, WsEvent};
 use crate::actions::{dispatch, Ctx, Reply};
 use crate::app::App;
 use crate::error::{ActionError, HandlerError};
-use crate::fanout::{fan_out, push_with_retry};
+use crate::fanout::push_with_retry;
 use crate::metrics::Metrics;
 use crate::protocol::{extract_id as echo_id, Action, ClientFrame, ServerFrame};
 use crate::push::{PushError, Pusher};
@@ -81,39 +82,11 @@ pub async fn message_within(
     };
     let fanout = async {
         let (channel, payload) = reply.fanout.as_ref()?;
-        let t = Instant::now();
-        let mut opts = app.fanout_options();
-        opts.stop_at = stop_at;
-        let report = fan_out(
-            app.store.as_ref(),
-            pusher.as_ref(),
-            channel,
-            payload.as_bytes(),
-            opts,
-        )
-        .await;
-        match &report {
-            Ok(r) if r.undelivered > 0 || r.truncated => {
-                tracing::error!(%channel, delivered = r.delivered, undelivered = r.undelivered, unread_pages = r.truncated, "fan-out stopped at the invocation deadline; the rest recover from history")
-            }
-            Ok(r) => {
-                tracing::info!(%channel, delivered = r.delivered, gone = r.gone, failed = r.failed, retries = r.retries, "fan-out")
-            }
-            Err(e) => {
-                tracing::error!(%channel, error = %e, "fan-out aborted: subscribers unreadable")
-            }
-        }
-        Some((report.ok()?, t.elapsed()))
+        deliver(app, pusher.as_ref(), channel, payload, stop_at).await
     };
     let ((), outcome) = tokio::join!(replies, fanout);
     if let Some((r, took)) = outcome {
-        metrics
-            .count("Delivered", r.delivered)
-            .count("Gone", r.gone)
-            .count("PushFailed", r.failed)
-            .count("PushRetries", r.retries)
-            .count("Undelivered", r.undelivered)
-            .millis("FanoutMs", took.as_secs_f64() * 1e3);
+        record(&mut metrics, &r, took);
     }
     metrics
         .millis("DurationMs", started.elapsed().as_secs_f64() * 1e3)

@@ -3,6 +3,7 @@
 //! Lambda binaries, the local gateway and the tests alike.
 
 mod connect;
+mod deliver;
 mod disconnect;
 mod message;
 mod publish;
@@ -11,8 +12,8 @@ pub use connect::connect;
 pub use disconnect::disconnect;
 pub use message::{message, message_within};
 pub use publish::{
-    publish_api, PublishError, PublishRequest, PublishResponse, PublishResult, MAX_BATCH,
-    SERVER_FROM,
+    publish_api, Invocation, PublishError, PublishRequest, PublishResponse, PublishResult,
+    MAX_BATCH, SERVER_FROM,
 };
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;

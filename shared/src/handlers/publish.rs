@@ -7,11 +7,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::deliver::{deliver, record};
 use crate::actions::publish::append;
 use crate::app::App;
 use crate::channel::ChannelName;
 use crate::error::{ActionError, HandlerError};
-use crate::fanout::fan_out;
 use crate::protocol::{ErrorCode, MAX_ID_LEN};
 use crate::store::IdemScope;
 use crate::time::now_millis;
@@ -124,12 +124,21 @@ fn failed(e: &ActionError) -> PublishResult {
     }
 }
 
+/// What the server publish knows of its Lambda invocation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Invocation<'a> {
+    /// The Lambda request id (a property of the metrics line).
+    pub request_id: Option<&'a str>,
+    /// The invocation's deadline, ms since the Unix epoch: no push starts
+    /// in its last 2 s.
+    pub deadline_ms: Option<u64>,
+}
+
 /// Publishes the request's messages in order and fans each new one out.
-/// `deadline_ms` (the Lambda context's) stops new pushes in time.
 pub async fn publish_api(
     request: PublishRequest,
     app: &App,
-    deadline_ms: Option<u64>,
+    invocation: Invocation<'_>,
 ) -> Result<PublishResponse, HandlerError> {
     let messages = match request {
         PublishRequest::Batch { messages } => messages,
@@ -145,7 +154,11 @@ pub async fn publish_api(
     if pusher.is_none() {
         tracing::error!("MANAGEMENT_ENDPOINT is not set: messages are stored but nobody is pushed");
     }
+    let stop_at = super::message::stop_at(invocation.deadline_ms);
     let mut metrics = app.metrics("publish");
+    if let Some(rid) = invocation.request_id {
+        metrics.property("requestId", rid);
+    }
     let mut results = Vec::with_capacity(messages.len());
     for m in &messages {
         let outcome = match parse(m, app.config.max_message_bytes) {
@@ -172,25 +185,9 @@ pub async fn publish_api(
             }
         };
         if let (Some((channel, payload)), Some(pusher)) = (&p.fanout, &pusher) {
-            let mut opts = app.fanout_options();
-            opts.stop_at = super::message::stop_at(deadline_ms);
-            match fan_out(
-                app.store.as_ref(),
-                pusher.as_ref(),
-                channel,
-                payload.as_bytes(),
-                opts,
-            )
-            .await
+            if let Some((r, took)) = deliver(app, pusher.as_ref(), channel, payload, stop_at).await
             {
-                Ok(r) => {
-                    metrics
-                        .count("Delivered", r.delivered)
-                        .count("Gone", r.gone)
-                        .count("PushFailed", r.failed)
-                        .count("Undelivered", r.undelivered);
-                }
-                Err(e) => tracing::error!(%channel, error = %e, "fan-out aborted"),
+                record(&mut metrics, &r, took);
             }
         }
         metrics.count("Published", u32::from(!p.duplicate));
