@@ -336,3 +336,26 @@ async fn cognito_groups_and_scopes_map_to_capabilities() {
     );
     assert!(!principal.can_subscribe(&ch("admin:x")));
 }
+
+/// Simultaneous handshakes naming a new `kid` share one refetch.
+#[tokio::test]
+async fn simultaneous_unknown_kids_cause_one_refetch() {
+    let p = Provider::start(jwks(&["rsa-a"])).await;
+    *p.delay.lock().unwrap() = Duration::from_millis(100);
+    let k = keys(&p.url).with_refetch_interval(Duration::from_millis(200));
+    k.load().await.unwrap();
+    let v = Arc::new(verifier(k, None));
+    *p.doc.lock().unwrap() = jwks(&["rsa-a", "rsa-b"]);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let rotated = token("rsa-b", Algorithm::RS256, claims("bo"));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (v, t) = (v.clone(), rotated.clone());
+            tokio::spawn(async move { v.verify(&t).await.map(|p| p.sub) })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), "bo");
+    }
+    assert_eq!(p.hits(), 2, "one load, one shared refetch");
+}
