@@ -4,6 +4,7 @@
 //! limits (1009), binary frames (1003), idle timeout and maximum duration
 //! (1001), and `$disconnect` with status code and reason, exactly once.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -46,6 +47,9 @@ pub struct GatewayOptions {
     pub stage: String,
     /// `requestContext.domainName` (`127.0.0.1:3001`).
     pub domain: String,
+    /// Failure drill: the first N invocations of a function (logical id)
+    /// through the Lambda Invoke API fail as a crashed function would.
+    pub fail_invocations: HashMap<String, u32>,
 }
 
 /// Shared state of the emulator.
@@ -60,6 +64,7 @@ pub struct Gateway {
     pub opts: GatewayOptions,
     /// Developer log.
     pub console: Console,
+    failures_left: std::sync::Mutex<HashMap<String, u32>>,
     shutdown: watch::Sender<bool>,
     active: AtomicUsize,
     drained: Notify,
@@ -86,11 +91,25 @@ impl Gateway {
             spec,
             invoker,
             connections: Connections::default(),
+            failures_left: std::sync::Mutex::new(opts.fail_invocations.clone()),
             opts,
             console,
             shutdown: watch::channel(false).0,
             active: AtomicUsize::new(0),
             drained: Notify::new(),
+        }
+    }
+
+    /// Whether this invocation of `function` is one the failure drill
+    /// makes fail (counting it down).
+    pub fn inject_failure(&self, function: &str) -> bool {
+        let mut left = self.failures_left.lock().unwrap_or_else(|p| p.into_inner());
+        match left.get_mut(function) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
         }
     }
 

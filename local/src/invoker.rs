@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use wsfn::app::App;
 use wsfn::config::{Config, VARIABLES};
+use wsfn::dispatch::{FanoutTask, LambdaDispatcher};
 use wsfn::handlers::{self, WsEvent};
 use wsfn::push::PusherFactory;
 use wsfn::store::Store;
@@ -63,6 +64,27 @@ enum Handler {
     Disconnect,
     Message,
     Publish,
+    Fanout,
+}
+
+/// What every function shares: the store, the management API clients and
+/// the Lambda client fan-out shards are queued with.
+#[derive(Clone)]
+pub struct Shared {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Management API clients.
+    pub pushers: Arc<dyn PusherFactory>,
+    /// Lambda client for `FANOUT_FUNCTION` (this gateway's Invoke API).
+    pub lambda: Option<aws_sdk_lambda::Client>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Calls the handlers in this process.
@@ -122,8 +144,7 @@ impl InProcessInvoker {
         spec: &ApiSpec,
         process: &dyn Fn(&str) -> Option<String>,
         management_endpoint: &str,
-        store: Arc<dyn Store>,
-        pushers: Arc<dyn PusherFactory>,
+        shared: Shared,
     ) -> Result<(Self, bool), SetupError> {
         let mut functions = HashMap::new();
         let mut dev = false;
@@ -133,11 +154,12 @@ impl InProcessInvoker {
                 "disconnect" => Handler::Disconnect,
                 "message" => Handler::Message,
                 "publish" => Handler::Publish,
+                "fanout" => Handler::Fanout,
                 other => {
                     return Err(SetupError {
                         function: f.logical_id.clone(),
                         reason: format!(
-                        "binary `{other}` is not a wsfn function (connect, disconnect, message, publish)"
+                        "binary `{other}` is not a wsfn function (connect, disconnect, message, publish, fanout)"
                     ),
                     })
                 }
@@ -149,10 +171,19 @@ impl InProcessInvoker {
                 function: f.logical_id.clone(),
                 reason: e.to_string(),
             })?;
-            functions.insert(
-                f.logical_id.clone(),
-                (handler, App::new(config, store.clone(), pushers.clone())),
-            );
+            let dispatcher = match (&config.fanout_function, &shared.lambda) {
+                (Some(name), Some(client)) => Some(Arc::new(LambdaDispatcher::new(
+                    client.clone(),
+                    name.clone(),
+                ))),
+                _ => None,
+            };
+            let app = App::new(config, shared.store.clone(), shared.pushers.clone());
+            let app = match dispatcher {
+                Some(d) => app.with_dispatcher(d),
+                None => app,
+            };
+            functions.insert(f.logical_id.clone(), (handler, app));
         }
         Ok((Self { functions }, dev))
     }
@@ -179,7 +210,7 @@ impl Invoker for InProcessInvoker {
                 Handler::Connect => Ok(handlers::connect(event, app).await),
                 Handler::Disconnect => Ok(handlers::disconnect(event, app).await),
                 Handler::Message => Ok(handlers::message(event, app).await),
-                Handler::Publish => Err(InvokeError::BadEvent(format!(
+                Handler::Publish | Handler::Fanout => Err(InvokeError::BadEvent(format!(
                     "{function} is not a WebSocket route function"
                 ))),
             }
@@ -197,26 +228,28 @@ impl Invoker for InProcessInvoker {
             .functions
             .get(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
-        if !matches!(handler, Handler::Publish) {
-            return to_json(self.invoke(function, event).await?);
-        }
-        let request: handlers::PublishRequest =
-            serde_json::from_value(event).map_err(|e| InvokeError::BadEvent(e.to_string()))?;
         let rid = crate::ids::request_id();
-        let span = wsfn::logging::invocation_span(&rid, None, None, Some("publish"));
-        let r = wsfn::logging::within(
-            span,
-            handlers::publish_api(
-                request,
-                app,
-                handlers::Invocation {
-                    request_id: Some(&rid),
-                    deadline_ms: None,
-                },
-            ),
-        )
-        .await
-        .map_err(|e| InvokeError::Function(e.to_string()))?;
-        to_json(r)
+        let invocation = handlers::Invocation {
+            request_id: Some(&rid),
+            deadline_ms: None,
+        };
+        let bad = |e: serde_json::Error| InvokeError::BadEvent(e.to_string());
+        let failed = |e: wsfn::HandlerError| InvokeError::Function(e.to_string());
+        match handler {
+            Handler::Publish => {
+                let request: handlers::PublishRequest =
+                    serde_json::from_value(event).map_err(bad)?;
+                let span = wsfn::logging::invocation_span(&rid, None, None, Some("publish"));
+                let work = handlers::publish_api(request, app, invocation);
+                to_json(wsfn::logging::within(span, work).await.map_err(failed)?)
+            }
+            Handler::Fanout => {
+                let task: FanoutTask = serde_json::from_value(event).map_err(bad)?;
+                let span = wsfn::logging::invocation_span(&rid, None, None, Some("fanout"));
+                let work = handlers::fanout(task, app, invocation);
+                to_json(wsfn::logging::within(span, work).await.map_err(failed)?)
+            }
+            _ => to_json(self.invoke(function, event).await?),
+        }
     }
 }

@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, Response, StatusCode};
 use serde_json::json;
 
 use crate::gateway::Gateway;
+use crate::invoker::InvokeError;
 
 /// Lambda retries a failed asynchronous invocation twice.
 const ASYNC_ATTEMPTS: u32 = 3;
@@ -53,6 +54,56 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response<Body> {
     )
 }
 
+/// The logical id of the function a name (logical id or `FunctionName`)
+/// designates.
+fn logical_id(gw: &Gateway, name: &str) -> Option<String> {
+    if gw.spec.functions.contains_key(name) {
+        return Some(name.to_string());
+    }
+    gw.spec
+        .functions
+        .values()
+        .find(|f| f.name.as_deref() == Some(name))
+        .map(|f| f.logical_id.clone())
+}
+
+/// The console's name for an invocation: a fan-out shard says so, with its
+/// channel and id range.
+fn label(function: &str, event: &serde_json::Value) -> String {
+    match (event.get("channel"), event.get("range")) {
+        (Some(channel), Some(range)) => {
+            let bound = |k: &str| {
+                range
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            format!(
+                "{function} fanout {} [{}..{})",
+                channel.as_str().unwrap_or_default(),
+                bound("from"),
+                bound("to")
+            )
+        }
+        _ => function.to_string(),
+    }
+}
+
+/// Runs one invocation, unless the failure drill fails it first.
+async fn run(
+    gw: &Gateway,
+    function: &str,
+    event: serde_json::Value,
+) -> Result<serde_json::Value, InvokeError> {
+    if gw.inject_failure(function) {
+        return Err(InvokeError::Function(
+            "injected failure (--fail-invocations)".into(),
+        ));
+    }
+    gw.invoker.invoke_json(function, event).await
+}
+
 /// `POST /2015-03-31/functions/{name}/invocations`.
 pub async fn invoke(
     State(gw): State<Arc<Gateway>>,
@@ -60,14 +111,14 @@ pub async fn invoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let function = function_name(&name).to_string();
-    if !gw.spec.functions.contains_key(&function) {
+    let asked = function_name(&name);
+    let Some(function) = logical_id(&gw, asked) else {
         return error(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
-            &format!("Function not found: arn:aws:lambda:local:000000000000:function:{function}"),
+            &format!("Function not found: arn:aws:lambda:local:000000000000:function:{asked}"),
         );
-    }
+    };
     let event: serde_json::Value = if body.is_empty() {
         json!({})
     } else {
@@ -94,12 +145,13 @@ pub async fn invoke(
         }
         "Event" => {
             tokio::spawn(async move {
+                let label = label(&function, &event);
                 for attempt in 1..=ASYNC_ATTEMPTS {
                     let started = Instant::now();
-                    let result = gw.invoker.invoke_json(&function, event.clone()).await;
+                    let result = run(&gw, &function, event.clone()).await;
                     let status = if result.is_ok() { "ok" } else { "error" };
                     gw.console.event(
-                        &format!("{function} (async #{attempt})"),
+                        &format!("{label} (async #{attempt})"),
                         "-",
                         status,
                         started.elapsed(),
@@ -124,7 +176,7 @@ pub async fn invoke(
         }
         "RequestResponse" => {
             let started = Instant::now();
-            let result = gw.invoker.invoke_json(&function, event).await;
+            let result = run(&gw, &function, event).await;
             let status = if result.is_ok() { "200" } else { "error" };
             gw.console.event(&function, "-", status, started.elapsed());
             match result {

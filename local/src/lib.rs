@@ -11,6 +11,7 @@ pub mod lambda_api;
 pub mod management;
 pub mod metrics;
 pub mod template;
+pub mod virtuals;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ use wsfn::store::{DynamoStore, MemoryStore, Store};
 
 use crate::console::Console;
 use crate::gateway::{Gateway, GatewayOptions};
-use crate::invoker::{InProcessInvoker, Invoker};
+use crate::invoker::{InProcessInvoker, Invoker, Shared};
 use crate::management::Faults;
 
 /// Everything `wsfn-local` can be told.
@@ -51,6 +52,12 @@ pub struct Options {
     /// Function environment set here wins over the process environment and
     /// the template (tests and benchmarks use a table of their own).
     pub environment: HashMap<String, String>,
+    /// Account-wide @connections rate limit to emulate (429 beyond).
+    pub management_rps: Option<u32>,
+    /// Answer POSTs to virtual subscriber ids (benchmarks).
+    pub virtual_subscribers: bool,
+    /// Failure drill: the first N Invoke API invocations of a function fail.
+    pub fail_invocations: HashMap<String, u32>,
 }
 
 impl Options {
@@ -67,6 +74,9 @@ impl Options {
             quiet: false,
             emf: false,
             environment: HashMap::new(),
+            management_rps: None,
+            virtual_subscribers: false,
+            fail_invocations: HashMap::new(),
         }
     }
 }
@@ -117,6 +127,8 @@ pub struct Running {
     pub dynamo_table: Option<(wsfn::aws_sdk_dynamodb::Client, String)>,
     /// The functions' metrics (`GET /metrics`).
     pub metrics: Arc<metrics::Registry>,
+    /// The management API (throttle and virtual subscriber counts).
+    pub management: Arc<management::Surface>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -140,11 +152,15 @@ impl Running {
 
 /// The HTTP surface: WebSocket upgrades on `/`, management API and
 /// `/metrics` beside it.
-pub fn router(gw: Arc<Gateway>, faults: Faults, registry: Arc<metrics::Registry>) -> Router {
+pub fn router(
+    gw: Arc<Gateway>,
+    management: Arc<management::Surface>,
+    registry: Arc<metrics::Registry>,
+) -> Router {
     let mgmt = get(management::get)
         .post(management::post)
         .delete(management::delete)
-        .with_state((gw.clone(), faults));
+        .with_state(management);
     Router::new()
         .route("/", get(gateway::upgrade).with_state(gw.clone()))
         .route("/metrics", get(metrics::serve).with_state(registry))
@@ -251,13 +267,23 @@ pub async fn start_with(
             )
         }
     };
+    // Fan-out shards go through this gateway's Lambda Invoke API with the
+    // real Lambda client, as they go through Lambda's when deployed.
+    let lambda = aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::config::Builder::from(&sdk)
+            .endpoint_url(format!("http://{addr}"))
+            .build(),
+    );
     let pushers = Arc::new(ManagementPushers::new(sdk));
     let (invoker, dev_secret) = InProcessInvoker::new(
         &spec,
         &process,
         &management_endpoint,
-        store.clone(),
-        pushers,
+        Shared {
+            store: store.clone(),
+            pushers,
+            lambda: Some(lambda),
+        },
     )?;
     let gw = Arc::new(Gateway::new(
         spec,
@@ -267,11 +293,18 @@ pub async fn start_with(
             max_duration: opts.max_duration,
             stage,
             domain: addr.to_string(),
+            fail_invocations: opts.fail_invocations.clone(),
         },
         Console::new(opts.quiet),
     ));
     let registry = metrics::Registry::install();
-    let app = router(gw.clone(), opts.faults, registry.clone())
+    let management = Arc::new(management::Surface::new(
+        gw.clone(),
+        opts.faults,
+        opts.management_rps,
+        opts.virtual_subscribers,
+    ));
+    let app = router(gw.clone(), management.clone(), registry.clone())
         .into_make_service_with_connect_info::<SocketAddr>();
     // Small frames both ways: without TCP_NODELAY, Nagle + delayed ACK adds ~40 ms.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -291,6 +324,7 @@ pub async fn start_with(
         memory,
         dynamo_table,
         metrics: registry,
+        management,
         server,
     })
 }

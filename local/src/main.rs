@@ -119,6 +119,14 @@ struct Serve {
     /// Share of POSTs answered 500 (0.0-1.0).
     #[arg(long, default_value_t = 0.0)]
     fail_500: f64,
+    /// Account-wide @connections rate limit to emulate, requests per second
+    /// (API Gateway's default is 10000); beyond it answers 429.
+    #[arg(long, value_name = "RPS")]
+    management_rps: Option<u32>,
+    /// Failure drill: the first N Invoke API invocations of a function
+    /// fail, FUNCTION=N (repeatable), e.g. FanoutFunction=1.
+    #[arg(long = "fail-invocations", value_name = "FUNCTION=N")]
+    fail_invocations: Vec<String>,
     /// No per-event log lines.
     #[arg(long)]
     quiet: bool,
@@ -205,6 +213,22 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let mut fail_invocations = std::collections::HashMap::new();
+    for f in &s.fail_invocations {
+        match f.split_once('=').map(|(k, n)| (k, n.parse::<u32>())) {
+            Some((k, Ok(n))) => {
+                fail_invocations.insert(k.to_string(), n);
+            }
+            _ => {
+                eprintln!("wsfn-local: --fail-invocations `{f}` must be FUNCTION=N");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if s.management_rps == Some(0) {
+        eprintln!("wsfn-local: --management-rps must be at least 1");
+        return ExitCode::FAILURE;
+    }
     let opts = Options {
         listen: SocketAddr::new(s.host, s.port),
         template: s.template,
@@ -221,6 +245,9 @@ async fn main() -> ExitCode {
         quiet: s.quiet,
         emf: s.emf,
         environment: Default::default(),
+        management_rps: s.management_rps,
+        virtual_subscribers: false,
+        fail_invocations,
     };
     let running = match start(opts).await {
         Ok(r) => r,

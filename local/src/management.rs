@@ -2,11 +2,13 @@
 //! without the `/{stage}` prefix: POST sends a frame, GET describes the
 //! connection, DELETE closes it. Errors carry `x-amzn-ErrorType` so the real
 //! aws-sdk-apigatewaymanagement client classifies them as in AWS. Optional
-//! injected latency and failures make it behave like the real API under load.
+//! injected latency and failures make it behave like the real API under load,
+//! and `--management-rps` applies the account's @connections rate limit
+//! (API Gateway: 10,000 rps per account and region, 429 beyond).
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -15,6 +17,90 @@ use serde_json::json;
 
 use crate::connections::{Handle, Outbound, QueueError};
 use crate::gateway::{Gateway, MAX_MESSAGE_BYTES};
+use crate::virtuals::Virtuals;
+
+/// A token bucket: `rate` requests a second, bursts of a tenth of that.
+#[derive(Debug)]
+struct Bucket {
+    rate: f64,
+    capacity: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32) -> Self {
+        let rate = f64::from(rate.max(1));
+        let capacity = (rate / 10.0).max(1.0);
+        Self {
+            rate,
+            capacity,
+            tokens: capacity,
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.capacity);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The management API's state: the gateway, injected behaviour, the
+/// account throttle and the virtual subscribers' counts.
+#[derive(Debug)]
+pub struct Surface {
+    gw: Arc<Gateway>,
+    faults: Faults,
+    throttle: Option<Mutex<Bucket>>,
+    /// Counts POSTs to virtual subscribers, when they are enabled.
+    pub virtuals: Option<Arc<Virtuals>>,
+    /// Requests refused by the account throttle.
+    pub throttled: std::sync::atomic::AtomicU64,
+}
+
+impl Surface {
+    /// The management API of `gw`; `rps` emulates the account's
+    /// @connections rate limit (429 beyond it).
+    pub fn new(gw: Arc<Gateway>, faults: Faults, rps: Option<u32>, virtuals: bool) -> Self {
+        Self {
+            gw,
+            faults,
+            throttle: rps.map(|r| Mutex::new(Bucket::new(r))),
+            virtuals: virtuals.then(|| Arc::new(Virtuals::default())),
+            throttled: Default::default(),
+        }
+    }
+
+    /// `Some(429)` when the account throttle refuses this request.
+    fn over_limit(&self) -> Option<Response<Body>> {
+        let bucket = self.throttle.as_ref()?;
+        if bucket.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return None;
+        }
+        self.throttled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(aws_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "LimitExceededException",
+            "Rate exceeded",
+        ))
+    }
+
+    fn virtual_id(&self, id: &str) -> Option<&Virtuals> {
+        self.virtuals
+            .as_deref()
+            .filter(|_| Virtuals::is_virtual(id))
+    }
+}
 
 /// Injected behaviour of POST @connections (benchmarks, failure drills).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -89,14 +175,18 @@ fn connection(gw: &Gateway, params: &HashMap<String, String>) -> Result<Handle, 
 
 /// POST: PostToConnection.
 pub async fn post(
-    State((gw, faults)): State<(Arc<Gateway>, Faults)>,
+    State(surface): State<Arc<Surface>>,
     Path(params): Path<HashMap<String, String>>,
     body: Bytes,
 ) -> Response<Body> {
-    let id = match target(&gw, &params) {
+    let (gw, faults) = (&surface.gw, surface.faults);
+    let id = match target(gw, &params) {
         Ok(id) => id,
         Err(e) => return e.response(),
     };
+    if let Some(refused) = surface.over_limit() {
+        return refused;
+    }
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
@@ -118,9 +208,6 @@ pub async fn post(
             );
         }
     }
-    let Some(handle) = gw.connections.get(&id) else {
-        return aws_error(StatusCode::GONE, "GoneException", "");
-    };
     if body.len() > MAX_MESSAGE_BYTES {
         return aws_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -128,6 +215,13 @@ pub async fn post(
             "Message too long",
         );
     }
+    if let Some(v) = surface.virtual_id(&id) {
+        v.record(&id);
+        return empty(StatusCode::OK);
+    }
+    let Some(handle) = gw.connections.get(&id) else {
+        return aws_error(StatusCode::GONE, "GoneException", "");
+    };
     let frame = match String::from_utf8(body.to_vec()) {
         Ok(text) => Outbound::Text(text),
         Err(e) => Outbound::Binary(e.into_bytes()),
@@ -145,10 +239,13 @@ pub async fn post(
 
 /// GET: GetConnection.
 pub async fn get(
-    State((gw, _)): State<(Arc<Gateway>, Faults)>,
+    State(surface): State<Arc<Surface>>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response<Body> {
-    let h = match connection(&gw, &params) {
+    if let Some(refused) = surface.over_limit() {
+        return refused;
+    }
+    let h = match connection(&surface.gw, &params) {
         Ok(h) => h,
         Err(e) => return e.response(),
     };
@@ -169,10 +266,13 @@ pub async fn get(
 
 /// DELETE: DeleteConnection (closes the socket; `$disconnect` follows).
 pub async fn delete(
-    State((gw, _)): State<(Arc<Gateway>, Faults)>,
+    State(surface): State<Arc<Surface>>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response<Body> {
-    match connection(&gw, &params) {
+    if let Some(refused) = surface.over_limit() {
+        return refused;
+    }
+    match connection(&surface.gw, &params) {
         Ok(h) if h.close(1000, "Connection Closed Normally") => empty(StatusCode::NO_CONTENT),
         Err(e) => e.response(),
         _ => aws_error(StatusCode::GONE, "GoneException", ""),

@@ -55,6 +55,9 @@ pub struct FunctionSpec {
     pub env: BTreeMap<String, String>,
     /// Inline IAM policy statements, resolved.
     pub policies: Vec<Statement>,
+    /// `FunctionName`, resolved, when the template sets one (the Invoke
+    /// API finds the function by it too).
+    pub name: Option<String>,
 }
 
 /// The table the functions use.
@@ -231,11 +234,16 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
             };
         }
         let policies = rules::statements(props(id).and_then(|p| p.get("Policies")), &r, id)?;
+        let name = match props(id).and_then(|p| p.get("FunctionName")) {
+            Some(v) => r.resolve_opt(v, id)?,
+            None => None,
+        };
         Ok(FunctionSpec {
             logical_id: id.to_string(),
             binary,
             env,
             policies,
+            name,
         })
     };
 

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::fanout::FanoutOptions;
+use crate::dispatch::Dispatcher;
+use crate::fanout::{FanoutOptions, Sharding};
 use crate::push::{Pusher, PusherFactory};
 use crate::store::{HistoryLimits, Store};
 
@@ -17,12 +18,15 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// Management API clients, per endpoint.
     pub pushers: Arc<dyn PusherFactory>,
+    /// Hands big channels' shards to `FANOUT_FUNCTION` (none: no sharding).
+    pub dispatcher: Option<Arc<dyn Dispatcher>>,
 }
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
             .field("config", &self.config)
+            .field("dispatcher", &self.dispatcher)
             .finish_non_exhaustive()
     }
 }
@@ -34,7 +38,24 @@ impl App {
             config: Arc::new(config),
             store,
             pushers,
+            dispatcher: None,
         }
+    }
+
+    /// Shards big fan-outs through `dispatcher`.
+    pub fn with_dispatcher(mut self, dispatcher: Arc<dyn Dispatcher>) -> Self {
+        self.dispatcher = Some(dispatcher);
+        self
+    }
+
+    /// How a fan-out `depth` splits below the publisher shards, if at all.
+    pub fn sharding(&self, depth: u8, seq: Option<u64>) -> Option<Sharding<'_>> {
+        self.dispatcher.as_deref().map(|dispatcher| Sharding {
+            dispatcher,
+            size: self.config.fanout_shard_size,
+            depth,
+            seq,
+        })
     }
 
     /// The pusher for an event: `MANAGEMENT_ENDPOINT` if set, else

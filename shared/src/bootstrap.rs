@@ -1,13 +1,14 @@
 //! Cold-start wiring for the Lambda binaries: configuration from the
 //! environment (an error naming the variable, not a panic), the HS256
 //! secret from Secrets Manager when `JWT_SECRET_ARN` names one, SDK clients
-//! built once.
+//! (DynamoDB, management API, Lambda for fan-out shards) built once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::app::App;
 use crate::config::{Config, ConfigError};
+use crate::dispatch::LambdaDispatcher;
 use crate::push::ManagementPushers;
 use crate::store::DynamoStore;
 
@@ -57,9 +58,17 @@ pub async fn app_from_env() -> Result<App, ConfigError> {
         aws_sdk_dynamodb::Client::new(&sdk),
         config.table_name.clone(),
     );
-    Ok(App::new(
+    let dispatcher = config
+        .fanout_function
+        .as_deref()
+        .map(|f| Arc::new(LambdaDispatcher::from_sdk(&sdk, f)));
+    let app = App::new(
         config,
         Arc::new(store),
         Arc::new(ManagementPushers::new(sdk)),
-    ))
+    );
+    Ok(match dispatcher {
+        Some(d) => app.with_dispatcher(d),
+        None => app,
+    })
 }

@@ -27,6 +27,8 @@ pub const VARIABLES: &[&str] = &[
     "IDEMPOTENCY_TTL_SECONDS",
     "MANAGEMENT_ENDPOINT",
     "FANOUT_CONCURRENCY",
+    "FANOUT_FUNCTION",
+    "FANOUT_SHARD_SIZE",
     "METRICS_NAMESPACE",
     "ROLE_CAPABILITIES",
     "JWT_ROLES_CLAIM",
@@ -36,6 +38,9 @@ pub const VARIABLES: &[&str] = &[
 /// plus its envelope (channel, sender, epoch, id) must still fit the
 /// management API's 128 KB.
 pub const MAX_MESSAGE_BYTES_LIMIT: usize = 124 * 1024;
+
+/// Default `FANOUT_SHARD_SIZE` (README, "Big channels").
+pub const DEFAULT_SHARD_SIZE: usize = 5000;
 
 /// Why the configuration was refused; always names the variable.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +107,12 @@ pub struct Config {
     pub management_endpoint: Option<String>,
     /// `FANOUT_CONCURRENCY` (default 64): pushes in flight at once per publish.
     pub fanout_concurrency: usize,
+    /// `FANOUT_FUNCTION`: name or ARN of the function that pushes the
+    /// shards of a big channel; unset, every fan-out stays in the publisher.
+    pub fanout_function: Option<String>,
+    /// `FANOUT_SHARD_SIZE` (default [`DEFAULT_SHARD_SIZE`]): subscribers one
+    /// invocation pushes itself before handing the rest out.
+    pub fanout_shard_size: usize,
     /// `METRICS_NAMESPACE` (default `wsfn`): where the EMF metrics go.
     pub metrics_namespace: String,
     /// How long a connection's items live without being refreshed: the 2 h
@@ -314,6 +325,8 @@ impl Config {
             )?),
             management_endpoint,
             fanout_concurrency: env.num("FANOUT_CONCURRENCY", 64usize, 1, 1024)?,
+            fanout_function: env.get("FANOUT_FUNCTION"),
+            fanout_shard_size: env.num("FANOUT_SHARD_SIZE", DEFAULT_SHARD_SIZE, 10, 1_000_000)?,
             metrics_namespace: match env.get("METRICS_NAMESPACE") {
                 None => crate::metrics::NAMESPACE.to_string(),
                 Some(ns) if valid_namespace(&ns) => ns,
@@ -367,6 +380,7 @@ mod tests {
             ("ALLOWED_ORIGINS", "example.com"),
             ("MANAGEMENT_ENDPOINT", "localhost:3001"),
             ("FANOUT_CONCURRENCY", "0"),
+            ("FANOUT_SHARD_SIZE", "5"),
             ("METRICS_NAMESPACE", "AWS/Lambda"),
             (
                 "ROLE_CAPABILITIES",

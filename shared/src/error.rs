@@ -88,6 +88,10 @@ pub enum HandlerError {
     /// (`$connect`, `$disconnect`).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The event is not what the function takes (a fan-out shard with a
+    /// bad channel, a function without its management endpoint).
+    #[error("bad event: {0}")]
+    BadEvent(String),
 }
 
 impl HandlerError {
@@ -99,6 +103,7 @@ impl HandlerError {
             Self::Store(StoreError::Contention(_)) => "wsfn.StoreContention",
             Self::Store(StoreError::Corrupt { .. }) => "wsfn.CorruptItem",
             Self::Store(StoreError::NoConnection(_)) => "wsfn.NoConnection",
+            Self::BadEvent(_) => "wsfn.BadEvent",
         }
     }
 }

@@ -2,9 +2,18 @@
 //! read page by page (Query), pushed with bounded concurrency, throttles and
 //! transient failures retried with exponential backoff and full jitter, gone
 //! connections removed. One failing subscriber never stops the others.
+//!
+//! A channel bigger than the shard size is not pushed by one invocation:
+//! once it has read that many subscribers and more remain, the invocation
+//! cuts the rest of its id range into shards ([`crate::shard`]) and queues
+//! each to `FANOUT_FUNCTION` ([`crate::dispatch`]), then pushes only what it
+//! read. A shard that cannot be queued is read and pushed here instead.
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::VecDeque;
+
+use crate::dispatch::{Dispatcher, FanoutTask};
+use crate::shard::{estimate_rest, split_rest, IdRange, MAX_DEPTH};
 
 use crate::channel::ChannelName;
 use crate::push::{PushError, Pusher};
@@ -55,6 +64,10 @@ pub struct FanoutReport {
     pub undelivered: u32,
     /// The deadline stopped the fan-out before every page was read.
     pub truncated: bool,
+    /// Shards handed to other invocations.
+    pub shards: u32,
+    /// Shards that could not be handed out and were pushed here.
+    pub shards_kept: u32,
 }
 
 enum Outcome {
@@ -127,6 +140,35 @@ impl FanoutReport {
     }
 }
 
+/// Splitting a big channel among invocations.
+#[derive(Debug, Clone, Copy)]
+pub struct Sharding<'a> {
+    /// Queues the shards.
+    pub dispatcher: &'a dyn Dispatcher,
+    /// Subscribers one invocation pushes itself (`FANOUT_SHARD_SIZE`).
+    pub size: usize,
+    /// Splits above this invocation (0 for the publisher).
+    pub depth: u8,
+    /// The message's seq, carried to the shards for their logs.
+    pub seq: Option<u64>,
+}
+
+/// The part of a channel's subscribers one invocation is for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Connection ids in this range…
+    pub range: IdRange,
+    /// …after this one.
+    pub after: Option<String>,
+}
+
+impl Scope {
+    /// Every subscriber.
+    pub fn all() -> Self {
+        Self::default()
+    }
+}
+
 /// What the fan-out loop waits for next.
 enum Event {
     Page(Result<Page<Subscriber>, StoreError>),
@@ -145,12 +187,53 @@ pub async fn fan_out<S: SubscriptionStore + ConnectionStore + ?Sized>(
     payload: &[u8],
     opts: FanoutOptions,
 ) -> Result<FanoutReport, StoreError> {
+    fan_out_scope(store, pusher, channel, payload, Scope::all(), opts, None).await
+}
+
+/// [`fan_out`] over the subscribers in `scope`, handing shards out when
+/// `sharding` is given and more than its size are found.
+pub async fn fan_out_scope<S: SubscriptionStore + ConnectionStore + ?Sized>(
+    store: &S,
+    pusher: &dyn Pusher,
+    channel: &ChannelName,
+    payload: &[u8],
+    scope: Scope,
+    opts: FanoutOptions,
+    sharding: Option<Sharding<'_>>,
+) -> Result<FanoutReport, StoreError> {
     let limit = opts.concurrency.max(1);
-    let read_ahead = opts.page_size.max(1) as usize;
+    // A page never holds more than a shard, so reading one shard's worth
+    // leaves a cursor when there are more.
+    let page = match sharding {
+        Some(s) => opts
+            .page_size
+            .min(s.size.clamp(1, u32::MAX as usize) as u32),
+        None => opts.page_size,
+    };
     let mut report = FanoutReport::default();
     let mut in_flight = FuturesUnordered::new();
     let mut queue: VecDeque<Subscriber> = VecDeque::new();
-    let mut fetch = Some(store.subscribers(channel, None, opts.page_size));
+    // Ranges this invocation reads, in order (more join when shards cannot
+    // be handed out).
+    let mut own: VecDeque<Scope> = VecDeque::new();
+    let read_page = |range: IdRange, after: Option<String>| async move {
+        store.subscribers_in(channel, &range, after, page).await
+    };
+    let mut current = scope;
+    let mut fetch = Some(Box::pin(read_page(
+        current.range.clone(),
+        current.after.clone(),
+    )));
+    let mut read = 0usize;
+    // Until the split is decided, read ahead up to the shard size.
+    let mut deciding = sharding.is_some_and(|s| s.depth < MAX_DEPTH);
+    let read_ahead = |deciding: bool, read: usize| {
+        let page = page.max(1) as usize;
+        match sharding {
+            Some(s) if deciding => page.max(s.size.saturating_sub(read)),
+            _ => page,
+        }
+    };
     let mut read_error = None;
     loop {
         if opts
@@ -159,8 +242,9 @@ pub async fn fan_out<S: SubscriptionStore + ConnectionStore + ?Sized>(
         {
             // Out of time: start nothing more, let what is in flight finish.
             report.undelivered += queue.len() as u32;
-            report.truncated |= fetch.is_some();
+            report.truncated |= fetch.is_some() || !own.is_empty();
             queue.clear();
+            own.clear();
             fetch = None;
         }
         while in_flight.len() < limit {
@@ -169,7 +253,7 @@ pub async fn fan_out<S: SubscriptionStore + ConnectionStore + ?Sized>(
                 None => break,
             }
         }
-        let want_page = fetch.is_some() && queue.len() < read_ahead;
+        let want_page = fetch.is_some() && queue.len() < read_ahead(deciding, read);
         // Nothing in flight means the queue is drained too (it refills
         // `in_flight` first), so with no page to read we are done.
         if !want_page && in_flight.is_empty() {
@@ -186,15 +270,41 @@ pub async fn fan_out<S: SubscriptionStore + ConnectionStore + ?Sized>(
         };
         match event {
             Event::Pushed(outcome) => report.tally(outcome),
-            Event::Page(Ok(page)) => {
-                queue.extend(page.items);
-                fetch = page
-                    .next
-                    .map(|cursor| store.subscribers(channel, Some(cursor), opts.page_size));
+            Event::Page(Ok(got)) => {
+                read += got.items.len();
+                queue.extend(got.items);
+                let mut cursor = got.next;
+                if let (Some(s), Some(after), true) = (sharding, cursor.as_deref(), deciding) {
+                    if read >= s.size {
+                        deciding = false;
+                        let from = current.after.clone().or(current.range.from.clone());
+                        let seen = IdRange {
+                            from,
+                            to: current.range.to.clone(),
+                        };
+                        let rest = estimate_rest(&seen, read, after);
+                        if rest > s.size / 2 {
+                            let parts = rest.div_ceil(s.size.max(1));
+                            let ranges = split_rest(&current.range, after, parts);
+                            let kept =
+                                hand_out(s, channel, payload, ranges, after, &mut report).await;
+                            own.extend(kept);
+                            cursor = None;
+                        }
+                    }
+                }
+                fetch = match cursor {
+                    Some(c) => Some(Box::pin(read_page(current.range.clone(), Some(c)))),
+                    None => own.pop_front().map(|next| {
+                        current = next;
+                        Box::pin(read_page(current.range.clone(), current.after.clone()))
+                    }),
+                };
             }
             Event::Page(Err(e)) => {
                 read_error = Some(e);
                 fetch = None;
+                own.clear();
                 queue.clear();
             }
         }
@@ -203,4 +313,45 @@ pub async fn fan_out<S: SubscriptionStore + ConnectionStore + ?Sized>(
         Some(e) => Err(e),
         None => Ok(report),
     }
+}
+
+/// Queues one invocation per range (the first starting after `after`);
+/// returns the ranges that could not be queued, for the caller to push.
+async fn hand_out(
+    s: Sharding<'_>,
+    channel: &ChannelName,
+    payload: &[u8],
+    ranges: Vec<IdRange>,
+    after: &str,
+    report: &mut FanoutReport,
+) -> Vec<Scope> {
+    let payload = String::from_utf8_lossy(payload).into_owned();
+    let tasks: Vec<FanoutTask> = ranges
+        .into_iter()
+        .enumerate()
+        .map(|(i, range)| FanoutTask {
+            channel: channel.as_str().to_string(),
+            payload: payload.clone(),
+            after: (i == 0).then(|| after.to_string()),
+            range,
+            depth: s.depth + 1,
+            seq: s.seq,
+        })
+        .collect();
+    let sent = futures::future::join_all(tasks.iter().map(|t| s.dispatcher.dispatch(t))).await;
+    let mut kept = Vec::new();
+    for (task, result) in tasks.into_iter().zip(sent) {
+        match result {
+            Ok(()) => report.shards += 1,
+            Err(e) => {
+                tracing::warn!(%channel, error = %e, "shard not handed out; pushing it here");
+                report.shards_kept += 1;
+                kept.push(Scope {
+                    range: task.range,
+                    after: task.after,
+                });
+            }
+        }
+    }
+    kept
 }

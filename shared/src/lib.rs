@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod channel;
 pub mod config;
+pub mod dispatch;
 mod error;
 #[cfg(feature = "testkit")]
 pub mod events;
@@ -25,6 +26,7 @@ pub mod protocol;
 pub mod push;
 pub mod retry;
 pub mod secrets;
+pub mod shard;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -139,3 +139,36 @@ pub fn token(secret: &str, sub: &str, subscribe: &[&str], publish: &[&str]) -> S
     };
     sign_hs256(secret, &claims).unwrap_or_default()
 }
+
+/// Records the fan-out shards it is handed instead of invoking a function;
+/// the test runs them (or not) itself.
+#[derive(Default, Clone, Debug)]
+pub struct RecordingDispatcher {
+    tasks: Arc<Mutex<Vec<crate::dispatch::FanoutTask>>>,
+}
+
+impl RecordingDispatcher {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The shards handed out so far (and forgets them).
+    pub fn take(&self) -> Vec<crate::dispatch::FanoutTask> {
+        std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+#[async_trait]
+impl crate::dispatch::Dispatcher for RecordingDispatcher {
+    async fn dispatch(
+        &self,
+        task: &crate::dispatch::FanoutTask,
+    ) -> Result<(), crate::dispatch::DispatchError> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task.clone());
+        Ok(())
+    }
+}

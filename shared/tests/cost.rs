@@ -15,6 +15,7 @@ use common::{token, Backend, Harness};
 use serde_json::json;
 use wsfn::aws_sdk_dynamodb as ddb;
 use wsfn::store::{create_table, DynamoStore};
+use wsfn::testkit::RecordingDispatcher;
 
 #[derive(Debug, Default, Clone)]
 struct Calls(Arc<Mutex<BTreeMap<String, u32>>>);
@@ -67,10 +68,13 @@ async fn cost_per_action() {
     // Frames here come back to back; at 1,000/s each one is "on time", so
     // the table shows the common case of one rate-limit write per frame (a
     // frame faster than the sustained rate costs a second UpdateItem).
-    let h = Harness::new(
+    let mut h = Harness::new(
         Backend::Dynamo(store, table),
         &[("RATE_LIMIT_PER_SECOND", "1000")],
     );
+    // Sharding is on (default shard size): channels this small never use it.
+    let shards = RecordingDispatcher::new();
+    h.app = h.app.clone().with_dispatcher(Arc::new(shards.clone()));
     calls.take();
     let mut rows: Vec<(&str, String, u32)> = vec![];
     let mut row = |name: &'static str, h: &Harness| {
@@ -212,4 +216,89 @@ async fn cost_per_action() {
             "README cost table is out of date"
         );
     }
+    assert!(shards.take().is_empty(), "a small channel invoked shards");
+}
+
+/// A channel past `FANOUT_SHARD_SIZE`: the publisher reads one shard's
+/// worth (one Query), queues the rest as shards and pushes only its own;
+/// running the shards (as Lambda would) reaches every subscriber once.
+#[tokio::test]
+async fn a_big_channel_is_split_into_shards() {
+    let calls = Calls::default();
+    let conf = common::dynamo_client()
+        .await
+        .config()
+        .to_builder()
+        .interceptor(calls.clone())
+        .build();
+    let client = ddb::Client::from_conf(conf);
+    let table = common::unique("wsfn-shards");
+    create_table(&client, &table).await.unwrap();
+    let store = Arc::new(DynamoStore::new(client, table.clone()));
+    let mut h = Harness::new(
+        Backend::Dynamo(store, table),
+        &[
+            ("RATE_LIMIT_PER_SECOND", "1000"),
+            ("FANOUT_SHARD_SIZE", "10"),
+            (
+                "MANAGEMENT_ENDPOINT",
+                "https://abc123.execute-api.us-east-1.amazonaws.com/prod",
+            ),
+        ],
+    );
+    let shards = RecordingDispatcher::new();
+    h.app = h.app.clone().with_dispatcher(Arc::new(shards.clone()));
+    let n = 35;
+    let ids: Vec<String> = (0..n).map(|_| wsfn_id()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        h.connect(id, &token(&format!("u{i}"), &["big:*"], &["big:*"]))
+            .await;
+        h.send(id, json!({"action":"subscribe","channel":"big:a"}))
+            .await;
+    }
+    h.pusher.take_post_count();
+    for id in &ids {
+        h.received(id);
+    }
+    calls.take();
+    h.send(
+        &ids[0],
+        json!({"action":"publish","channel":"big:a","data":1}),
+    )
+    .await;
+    let publisher = calls.take();
+    let tasks = shards.take();
+    println!("publisher: {publisher}; {} shards", tasks.len());
+    assert!(publisher.contains("1× Query"), "{publisher}");
+    assert!(tasks.len() >= 2, "{} shards", tasks.len());
+    // The publisher pushed its shard (10) and the ack.
+    assert_eq!(h.pusher.take_post_count(), 11);
+    // Run the shards as Lambda would (and any they split off in turn).
+    let mut queue = tasks;
+    let mut runs = 0;
+    while let Some(task) = queue.pop() {
+        runs += 1;
+        assert!(runs < 100, "shards keep splitting");
+        wsfn::handlers::fanout(task, &h.app, Default::default())
+            .await
+            .unwrap();
+        queue.extend(shards.take());
+    }
+    for id in &ids {
+        let got: Vec<u64> = h
+            .received(id)
+            .into_iter()
+            .filter_map(|f| match f {
+                wsfn::protocol::ServerFrame::Message(m) => Some(m.seq),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(got, vec![1], "{id}");
+    }
+}
+
+/// A connection id shaped like API Gateway's (random base64).
+fn wsfn_id() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 11]>())
 }

@@ -26,6 +26,8 @@ pub(crate) struct Recorder {
     inner: Arc<dyn Invoker>,
     pub events: Mutex<Vec<Value>>,
     pub swallow_disconnect: Mutex<Vec<String>>,
+    /// Invoke API invocations: function and event.
+    pub invoked: Mutex<Vec<(String, Value)>>,
 }
 
 #[async_trait]
@@ -47,6 +49,10 @@ impl Invoker for Recorder {
     }
 
     async fn invoke_json(&self, function: &str, event: Value) -> Result<Value, InvokeError> {
+        self.invoked
+            .lock()
+            .unwrap()
+            .push((function.to_string(), event.clone()));
         self.inner.invoke_json(function, event).await
     }
 }
@@ -87,6 +93,7 @@ impl Local {
                 inner,
                 events: Mutex::new(vec![]),
                 swallow_disconnect: Mutex::new(vec![]),
+                invoked: Mutex::new(vec![]),
             });
             slot = Some(r.clone());
             r

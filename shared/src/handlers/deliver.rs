@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::app::App;
 use crate::channel::ChannelName;
-use crate::fanout::{fan_out, FanoutReport};
+use crate::fanout::{fan_out_scope, FanoutReport, Scope};
 use crate::metrics::Metrics;
 use crate::push::Pusher;
 
@@ -24,26 +24,33 @@ pub(super) async fn deliver(
     let started = Instant::now();
     let mut opts = app.fanout_options();
     opts.stop_at = stop_at;
-    let report = fan_out(
+    let report = fan_out_scope(
         app.store.as_ref(),
         pusher,
         channel,
         payload.as_bytes(),
+        Scope::all(),
         opts,
+        app.sharding(0, None),
     )
     .await;
+    log(channel, &report);
+    Some((report.ok()?, started.elapsed()))
+}
+
+/// Logs a fan-out's outcome: an error for what the deadline left undelivered.
+pub(super) fn log(channel: &ChannelName, report: &Result<FanoutReport, crate::store::StoreError>) {
     match &report {
         Ok(r) if r.undelivered > 0 || r.truncated => {
             tracing::error!(%channel, delivered = r.delivered, undelivered = r.undelivered, unread_pages = r.truncated, "fan-out stopped at the invocation deadline; the rest recover from history")
         }
         Ok(r) => {
-            tracing::info!(%channel, delivered = r.delivered, gone = r.gone, failed = r.failed, retries = r.retries, "fan-out")
+            tracing::info!(%channel, delivered = r.delivered, gone = r.gone, failed = r.failed, retries = r.retries, shards = r.shards, shards_kept = r.shards_kept, "fan-out")
         }
         Err(e) => {
             tracing::error!(%channel, error = %e, "fan-out aborted: subscribers unreadable")
         }
     }
-    Some((report.ok()?, started.elapsed()))
 }
 
 /// Counts a fan-out in the invocation's metrics.
@@ -54,5 +61,6 @@ pub(super) fn record(metrics: &mut Metrics, r: &FanoutReport, took: Duration) {
         .count("PushFailed", r.failed)
         .count("PushRetries", r.retries)
         .count("Undelivered", r.undelivered)
+        .count("FanoutShards", r.shards)
         .millis("FanoutMs", took.as_secs_f64() * 1e3);
 }

@@ -1,15 +1,17 @@
-//! The three Lambda entry points. Each is a plain async fn over an API Gateway
+//! The Lambda entry points. Each is a plain async fn over an API Gateway
 //! WebSocket event and a borrowed [`App`](crate::app::App), called by the
 //! Lambda binaries, the local gateway and the tests alike.
 
 mod connect;
 mod deliver;
 mod disconnect;
+mod fanout;
 mod message;
 mod publish;
 
 pub use connect::connect;
 pub use disconnect::disconnect;
+pub use fanout::{fanout, ShardReport};
 pub use message::{message, message_within};
 pub use publish::{
     publish_api, Invocation, PublishError, PublishRequest, PublishResponse, PublishResult,

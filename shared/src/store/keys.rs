@@ -36,6 +36,8 @@ pub const CHAN_PREFIX: &str = "chan#";
 pub const USER_PREFIX: &str = "user#";
 /// Prefix of subscription sort keys (both directions).
 pub const SUB_PREFIX: &str = "sub#";
+/// The first sort key after every subscription sort key (`#` + 1 = `$`).
+pub const SUB_END: &str = "sub$";
 /// Prefix of history entries.
 pub const MSG_PREFIX: &str = "msg#";
 

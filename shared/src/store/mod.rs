@@ -26,6 +26,7 @@ pub use types::{
 use crate::auth::Principal;
 use crate::channel::ChannelName;
 use crate::protocol::MessageFrame;
+use crate::shard::IdRange;
 
 /// How long a stream's head survives without publishes; after that its epoch changes.
 pub const STREAM_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
@@ -68,14 +69,26 @@ pub trait SubscriptionStore: Send + Sync {
         channel: &ChannelName,
         quota: Quota,
     ) -> Result<bool, StoreError>;
-    /// A page of the channel's subscribers after connection `after` (a
-    /// Query, never a Scan).
+    /// A page of the channel's subscribers whose connection id lies in
+    /// `range`, after connection `after` (a Query, never a Scan).
+    async fn subscribers_in(
+        &self,
+        channel: &ChannelName,
+        range: &IdRange,
+        after: Option<String>,
+        page_size: u32,
+    ) -> Result<Page<Subscriber>, StoreError>;
+
+    /// A page of all the channel's subscribers after connection `after`.
     async fn subscribers(
         &self,
         channel: &ChannelName,
         after: Option<String>,
         page_size: u32,
-    ) -> Result<Page<Subscriber>, StoreError>;
+    ) -> Result<Page<Subscriber>, StoreError> {
+        self.subscribers_in(channel, &IdRange::ALL, after, page_size)
+            .await
+    }
 }
 
 /// Channel streams: sequencing, history, idempotency.

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::{backend, build, DynamoStore, Tx};
 use crate::channel::ChannelName;
+use crate::shard::IdRange;
 use crate::store::item::{get_s, key, n, s, subscriber_of, subscription_items};
 use crate::store::keys::{self, attr, PK, SK, TTL};
 use crate::store::{
@@ -154,31 +155,47 @@ impl SubscriptionStore for DynamoStore {
         }
     }
 
-    async fn subscribers(
+    async fn subscribers_in(
         &self,
         channel: &ChannelName,
+        range: &IdRange,
         after: Option<String>,
         page_size: u32,
     ) -> Result<Page<Subscriber>, StoreError> {
         let pk = keys::chan_pk(channel.as_str());
+        // `sub#` items sort between `stream`/`msg#` neighbours; "sub$" is
+        // the first key after every `sub#…`. BETWEEN is inclusive, so an
+        // item exactly at `to` (never a real id: split points are short) is
+        // skipped below.
+        let lo = keys::sub_sk(range.from.as_deref().unwrap_or(""));
+        let hi = match &range.to {
+            Some(t) => keys::sub_sk(t),
+            None => keys::SUB_END.to_string(),
+        };
         let r = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :p)")
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
             .filter_expression("#ttl > :now")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
             .expression_attribute_names("#ttl", TTL)
             .expression_attribute_values(":pk", s(&pk))
-            .expression_attribute_values(":p", s(keys::SUB_PREFIX))
+            .expression_attribute_values(":lo", s(&lo))
+            .expression_attribute_values(":hi", s(&hi))
             .expression_attribute_values(":now", n(now_secs()))
             .limit(page_size.clamp(1, 1000) as i32)
             .set_exclusive_start_key(after.map(|id| key(pk.clone(), keys::sub_sk(&id))))
             .send()
             .await
             .map_err(|e| backend("Query", e))?;
-        let items = r.items().iter().filter_map(subscriber_of).collect();
+        let items = r
+            .items()
+            .iter()
+            .filter_map(subscriber_of)
+            .filter(|sub| range.contains(&sub.connection_id))
+            .collect();
         let next = r
             .last_evaluated_key()
             .and_then(|k| get_s(k, SK))

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::{expiry, MemoryStore, Sub};
 use crate::channel::ChannelName;
+use crate::shard::IdRange;
 use crate::store::{
     ConnectionRecord, Page, Quota, StoreError, Subscribed, Subscriber, SubscriptionStore,
 };
@@ -77,9 +78,10 @@ impl SubscriptionStore for MemoryStore {
         Ok(existed)
     }
 
-    async fn subscribers(
+    async fn subscribers_in(
         &self,
         channel: &ChannelName,
+        range: &IdRange,
         after: Option<String>,
         page_size: u32,
     ) -> Result<Page<Subscriber>, StoreError> {
@@ -91,11 +93,26 @@ impl SubscriptionStore for MemoryStore {
                 next: None,
             });
         };
-        let start = match after {
-            Some(c) => Bound::Excluded(c),
+        let lowest = after.as_ref().or(range.from.as_ref());
+        if let (Some(low), Some(to)) = (lowest, &range.to) {
+            if low >= to {
+                // Nothing lies there (and BTreeMap::range would panic).
+                return Ok(Page {
+                    items: vec![],
+                    next: None,
+                });
+            }
+        }
+        let start = match (after, &range.from) {
+            (Some(c), _) => Bound::Excluded(c),
+            (None, Some(f)) => Bound::Included(f.clone()),
+            (None, None) => Bound::Unbounded,
+        };
+        let end = match &range.to {
+            Some(t) => Bound::Excluded(t.clone()),
             None => Bound::Unbounded,
         };
-        let mut range = m.range((start, Bound::Unbounded));
+        let mut range = m.range((start, end));
         let mut items = Vec::new();
         let mut last = None;
         for (id, (user, e)) in range.by_ref().take(page_size.max(1) as usize) {
