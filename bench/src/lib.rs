@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use wsfn_local::{start, Options, Running};
 
+pub mod big;
 pub mod hot;
 
 type Ws =

@@ -6,6 +6,7 @@
 //! exactly once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// The id suffix that marks a virtual subscriber (`~` never occurs in
@@ -25,6 +26,7 @@ pub fn id() -> String {
 #[derive(Debug, Default)]
 pub struct Virtuals {
     posts: Mutex<HashMap<String, u32>>,
+    distinct: AtomicU64,
 }
 
 /// How the POSTs spread over the ids.
@@ -47,12 +49,22 @@ impl Virtuals {
     /// Counts one POST to `id`.
     pub fn record(&self, id: &str) {
         let mut m = self.posts.lock().unwrap_or_else(|p| p.into_inner());
-        *m.entry(id.to_string()).or_default() += 1;
+        let n = m.entry(id.to_string()).or_default();
+        if *n == 0 {
+            self.distinct.fetch_add(1, Ordering::Relaxed);
+        }
+        *n += 1;
+    }
+
+    /// Distinct ids reached so far (cheap to poll).
+    pub fn reached(&self) -> u64 {
+        self.distinct.load(Ordering::Relaxed)
     }
 
     /// The counts so far, and starts over.
     pub fn take(&self) -> Tally {
         let m = std::mem::take(&mut *self.posts.lock().unwrap_or_else(|p| p.into_inner()));
+        self.distinct.store(0, Ordering::Relaxed);
         Tally {
             ids: m.len(),
             posts: m.values().map(|&n| u64::from(n)).sum(),

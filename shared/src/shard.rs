@@ -12,9 +12,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The characters of base64 (standard and URL-safe) and its padding, in
-/// byte order, which is DynamoDB's sort order for string keys.
-const ALPHABET: &[u8] = b"+-/0123456789=ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+/// The URL-safe base64 alphabet of API Gateway's connection ids
+/// (`GKrc-cWoIAMCJvA=`), in byte order, which is DynamoDB's sort order for
+/// string keys. Other characters sort between their neighbours here.
+const ALPHABET: &[u8] = b"-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 /// Characters of an id that [`position`] looks at, and of a split point.
 const DIGITS: u32 = 4;
 /// How many times a range may be split again below the publisher.
@@ -138,7 +139,7 @@ mod tests {
     fn random_id() -> String {
         use base64::Engine;
         let bytes: [u8; 11] = rand::random();
-        base64::engine::general_purpose::STANDARD.encode(bytes)
+        base64::engine::general_purpose::URL_SAFE.encode(bytes)
     }
 
     #[test]
@@ -166,7 +167,7 @@ mod tests {
         let range = IdRange::ALL;
         let after = &ids[999];
         let rest = estimate_rest(&range, 1000, after);
-        assert!((15_000..25_000).contains(&rest), "estimate {rest}");
+        assert!((17_000..21_000).contains(&rest), "estimate {rest}");
         let shards = split_rest(&range, after, 19);
         assert_eq!(shards.len(), 19);
         let mut seen = 0;

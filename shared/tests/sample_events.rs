@@ -74,7 +74,7 @@ async fn every_sample_event_has_its_outcome(b: Backend) {
         n if n.starts_with("connect-") => 0,
         "message-subscribe.json" => 1,
         "message-publish.json" => 2,
-        n if n.starts_with("message-") => 3,
+        n if n.starts_with("message-") || n == "fanout.json" => 3,
         _ => 4,
     };
     files.sort_by_key(|n| (order(n), n.clone()));
@@ -100,6 +100,24 @@ async fn every_sample_event_has_its_outcome(b: Backend) {
             assert_eq!(
                 wire["results"][2]["error"]["code"], "bad_request",
                 "{name}: {wire}"
+            );
+            continue;
+        }
+        if name == "fanout.json" {
+            // A fan-out shard (FanoutFunction): pushes the frame to the
+            // subscribers in its id range (the sample connection is one).
+            let path = format!("{dir}/{name}");
+            let task: wsfn::dispatch::FanoutTask =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert!(task.range.contains(CONNECTION), "{name}: range");
+            let r = handlers::fanout(task, &h.app, handlers::Invocation::default())
+                .await
+                .unwrap();
+            assert_eq!(r.delivered, 1, "{name}: {r:?}");
+            let frames = h.pusher.take(CONNECTION);
+            assert!(
+                frames.iter().any(|f| type_of(f) == "message"),
+                "{name}: {frames:?}"
             );
             continue;
         }

@@ -250,6 +250,68 @@ async fn subscriptions_and_paging(b: Backend) {
     assert_eq!(b.leftovers("c0=").await, 0);
 }
 
+/// Subscribers by id range: ranges that partition the id space give every
+/// subscriber exactly once, paged or not, and never a neighbouring item of
+/// the channel (its stream head and history share the partition).
+async fn subscribers_by_id_range(b: Backend) {
+    use wsfn::shard::IdRange;
+    let s = b.store();
+    let big = ch("room:ranges");
+    let mut ids: Vec<String> = ["A1=", "Aq=", "M0=", "Mz=", "b7=", "z9=", "+x=", "_k="]
+        .iter()
+        .map(|x| x.to_string())
+        .collect();
+    for id in &ids {
+        let c = conn(id, id);
+        open(&*s, &c, HOUR).await;
+        sub(&*s, &c, "room:ranges", HOUR).await;
+    }
+    // History and a stream head in the same partition.
+    s.stream_head(&big).await.unwrap();
+    let cut = |from: Option<&str>, to: Option<&str>| IdRange {
+        from: from.map(str::to_string),
+        to: to.map(str::to_string),
+    };
+    let ranges = [
+        cut(None, Some("M")),
+        cut(Some("M"), Some("Mz=")),
+        cut(Some("Mz="), Some("c")),
+        cut(Some("c"), None),
+    ];
+    let mut seen = Vec::new();
+    for r in &ranges {
+        let mut cursor = None;
+        for _ in 0..20 {
+            let page = s.subscribers_in(&big, r, cursor, 1).await.unwrap();
+            for x in page.items {
+                assert!(r.contains(&x.connection_id), "{} outside {r:?}", x.connection_id);
+                seen.push(x.connection_id);
+            }
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+    }
+    seen.sort();
+    ids.sort();
+    assert_eq!(seen, ids, "each subscriber once over the partition");
+    // A cursor inside a range resumes there; an empty range is empty.
+    let rest = s
+        .subscribers_in(&big, &ranges[0], Some("A1=".into()), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.items.iter().map(|x| x.connection_id.as_str()).collect::<Vec<_>>(),
+        vec!["Aq="]
+    );
+    let empty = s
+        .subscribers_in(&big, &cut(Some("N"), Some("N0")), None, 10)
+        .await
+        .unwrap();
+    assert!(empty.items.is_empty() && empty.next.is_none());
+}
+
 /// Pipelined subscribes of one connection with a quota of 2: exactly 2 are
 /// stored; the free personal channel never counts, subscribed or not; an
 /// unsubscribe gives its slot back.
@@ -655,6 +717,7 @@ both_backends!(
     connections_round_trip,
     expired_items_are_invisible,
     subscriptions_and_paging,
+    subscribers_by_id_range,
     streams_assign_gapless_seq,
     history_reads_and_trims,
 );
