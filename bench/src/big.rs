@@ -23,6 +23,7 @@ use super::{fail, BenchError};
 struct Timed {
     inner: Arc<dyn Invoker>,
     runs: Mutex<Vec<(String, Duration)>>,
+    epoch: Instant,
 }
 
 #[async_trait]
@@ -38,6 +39,13 @@ impl Invoker for Timed {
     async fn invoke_json(&self, function: &str, event: Value) -> Result<Value, InvokeError> {
         let started = Instant::now();
         let r = self.inner.invoke_json(function, event).await;
+        if std::env::var_os("WSFN_BENCH_TIMELINE").is_some() {
+            eprintln!(
+                "{function}: {:.2} s → {:.2} s",
+                (started - self.epoch).as_secs_f64(),
+                self.epoch.elapsed().as_secs_f64()
+            );
+        }
         self.runs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -86,7 +94,11 @@ pub struct BigOptions {
 
 /// Registers `n` virtual subscribers of `channel` through the store (as
 /// `$connect` + `subscribe` would write them), 64 at a time.
-async fn register(store: &Arc<dyn Store>, channel: &ChannelName, n: usize) -> Result<(), BenchError> {
+async fn register(
+    store: &Arc<dyn Store>,
+    channel: &ChannelName,
+    n: usize,
+) -> Result<(), BenchError> {
     use futures::StreamExt;
     let ttl = Duration::from_secs(3600);
     let results: Vec<Result<(), BenchError>> = futures::stream::iter(0..n)
@@ -151,6 +163,7 @@ pub async fn big_channel(opts: BigOptions) -> Result<BigResult, BenchError> {
         let t = Arc::new(Timed {
             inner,
             runs: Mutex::new(vec![]),
+            epoch: Instant::now(),
         });
         timed = Some(t.clone());
         t

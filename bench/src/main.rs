@@ -63,8 +63,14 @@ struct BigArgs {
 }
 
 async fn big(args: BigArgs) -> ExitCode {
-    let store = if args.dynamodb_endpoint.is_some() { "DynamoDB Local" } else { "embedded" };
-    let rps = args.management_rps.map_or("none".to_string(), |r| format!("{r}/s"));
+    let store = if args.dynamodb_endpoint.is_some() {
+        "DynamoDB Local"
+    } else {
+        "embedded"
+    };
+    let rps = args
+        .management_rps
+        .map_or("none".to_string(), |r| format!("{r}/s"));
     println!("\n### Big channel: one server publish, virtual subscribers ({store} store, {} ms per push, concurrency {}, account limit {rps})\n", args.push_latency_ms, args.concurrency);
     println!("| subscribers | shard size | shards | delivered once | duplicates | publish → last push | ideal | wall ÷ ideal | longest invocation | invocation time (sum) | GB-s at 256 MB | 429s absorbed |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");

@@ -89,3 +89,33 @@ async fn bench_smoke_subscribers_in_child_process() {
     assert_eq!(r.delivered, 10, "{r:?}");
     running.shutdown().await;
 }
+
+/// Big channel at a small N: virtual subscribers, sharded through the
+/// Invoke API, under an account throttle tight enough to answer 429s —
+/// every subscriber exactly once.
+async fn big_smoke(mut o: Options) {
+    o.faults.latency = Duration::from_millis(2);
+    o.management_rps = Some(3000);
+    let r = wsfn_bench::big::big_channel(wsfn_bench::big::BigOptions {
+        gateway: o,
+        subscribers: 1500,
+        shard_size: 200,
+        concurrency: 32,
+    })
+    .await
+    .unwrap();
+    assert_eq!((r.reached, r.repeated), (1500, 0), "{r:?}");
+    assert_eq!(r.posts, 1500);
+    assert!(r.shards >= 3, "{r:?}");
+    assert!(r.throttled > 0, "the throttle was never reached: {r:?}");
+}
+
+#[tokio::test]
+async fn big_channel_smoke_embedded() {
+    big_smoke(support::opts()).await;
+}
+
+#[tokio::test]
+async fn big_channel_smoke_dynamodb_local() {
+    big_smoke(support::dynamodb_opts()).await;
+}

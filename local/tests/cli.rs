@@ -101,3 +101,18 @@ fn invoke_runs_the_publish_function_with_its_sample_event() {
     );
     assert_eq!(r["results"][2]["error"]["code"], "bad_request");
 }
+
+#[test]
+fn invoke_runs_the_fanout_function_with_its_sample_event() {
+    let (ok, out) = run(
+        &["invoke", "FanoutFunction", "-e", "events/fanout.json"],
+        &[],
+    );
+    assert!(ok, "{out}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // A fresh embedded store: nobody subscribed, nothing to push, no split.
+    assert_eq!(
+        r,
+        serde_json::json!({"delivered": 0, "gone": 0, "failed": 0, "undelivered": 0, "shards": 0})
+    );
+}

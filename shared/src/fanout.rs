@@ -27,7 +27,8 @@ pub struct FanoutOptions {
     pub concurrency: usize,
     /// Subscribers read per Query page.
     pub page_size: u32,
-    /// Attempts per push for retryable failures (1 = no retry).
+    /// Attempts per push for 5xx and network failures (1 = no retry);
+    /// throttles get four times as many.
     pub max_attempts: u32,
     /// Sleep between attempts.
     pub backoff: Backoff,
@@ -87,12 +88,29 @@ pub async fn push_with_retry(
     let mut attempt = 0u32;
     loop {
         match pusher.post(id, payload).await {
-            Err(e) if e.retryable() && attempt + 1 < opts.max_attempts.max(1) => {
+            Err(e) if e.retryable() && attempt + 1 < attempts(&e, opts) => {
                 opts.backoff.sleep(attempt).await;
                 attempt += 1;
             }
             other => return (other, attempt),
         }
+    }
+}
+
+/// How many attempts a failure earns. A throttle (the account's
+/// @connections rate, shared by every invocation) earns four times as many
+/// as a server error: it says "later", not "broken". Past `stop_at` nothing
+/// is retried, so the deadline still bounds the fan-out.
+fn attempts(e: &PushError, opts: &FanoutOptions) -> u32 {
+    if opts
+        .stop_at
+        .is_some_and(|t| tokio::time::Instant::now() >= t)
+    {
+        return 1;
+    }
+    match e {
+        PushError::Throttled => opts.max_attempts.max(1) * 4,
+        _ => opts.max_attempts.max(1),
     }
 }
 
@@ -227,12 +245,10 @@ pub async fn fan_out_scope<S: SubscriptionStore + ConnectionStore + ?Sized>(
     let mut read = 0usize;
     // Until the split is decided, read ahead up to the shard size.
     let mut deciding = sharding.is_some_and(|s| s.depth < MAX_DEPTH);
-    let read_ahead = |deciding: bool, read: usize| {
-        let page = page.max(1) as usize;
-        match sharding {
-            Some(s) if deciding => page.max(s.size.saturating_sub(read)),
-            _ => page,
-        }
+    // Read one page ahead of the pushes; while deciding, read on until a
+    // shard's worth is in hand (the split, and the shards, start sooner).
+    let read_on = |deciding: bool, read: usize, queued: usize| {
+        queued < page.max(1) as usize || (deciding && sharding.is_some_and(|s| read < s.size))
     };
     let mut read_error = None;
     loop {
@@ -253,7 +269,7 @@ pub async fn fan_out_scope<S: SubscriptionStore + ConnectionStore + ?Sized>(
                 None => break,
             }
         }
-        let want_page = fetch.is_some() && queue.len() < read_ahead(deciding, read);
+        let want_page = fetch.is_some() && read_on(deciding, read, queue.len());
         // Nothing in flight means the queue is drained too (it refills
         // `in_flight` first), so with no page to read we are done.
         if !want_page && in_flight.is_empty() {

@@ -284,7 +284,11 @@ async fn subscribers_by_id_range(b: Backend) {
         for _ in 0..20 {
             let page = s.subscribers_in(&big, r, cursor, 1).await.unwrap();
             for x in page.items {
-                assert!(r.contains(&x.connection_id), "{} outside {r:?}", x.connection_id);
+                assert!(
+                    r.contains(&x.connection_id),
+                    "{} outside {r:?}",
+                    x.connection_id
+                );
                 seen.push(x.connection_id);
             }
             match page.next {
@@ -302,7 +306,10 @@ async fn subscribers_by_id_range(b: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        rest.items.iter().map(|x| x.connection_id.as_str()).collect::<Vec<_>>(),
+        rest.items
+            .iter()
+            .map(|x| x.connection_id.as_str())
+            .collect::<Vec<_>>(),
         vec!["Aq="]
     );
     let empty = s
