@@ -95,17 +95,18 @@ async fn bench_smoke_subscribers_in_child_process() {
 /// every subscriber exactly once.
 async fn big_smoke(mut o: Options) {
     o.faults.latency = Duration::from_millis(2);
-    o.management_rps = Some(3000);
+    // Far below what even a debug build pushes, so 429s must be absorbed.
+    o.management_rps = Some(150);
     let r = wsfn_bench::big::big_channel(wsfn_bench::big::BigOptions {
         gateway: o,
-        subscribers: 1500,
-        shard_size: 200,
+        subscribers: 600,
+        shard_size: 100,
         concurrency: 32,
     })
     .await
     .unwrap();
-    assert_eq!((r.reached, r.repeated), (1500, 0), "{r:?}");
-    assert_eq!(r.posts, 1500);
+    assert_eq!((r.reached, r.repeated), (600, 0), "{r:?}");
+    assert_eq!(r.posts, 600);
     assert!(r.shards >= 3, "{r:?}");
     assert!(r.throttled > 0, "the throttle was never reached: {r:?}");
 }
