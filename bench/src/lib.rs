@@ -18,6 +18,7 @@ use wsfn_local::{start, Options, Running};
 
 pub mod big;
 pub mod hot;
+pub mod pushcpu;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

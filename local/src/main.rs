@@ -54,6 +54,7 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let event = current_times(event);
     let mut opts = Options::new(args.template);
     opts.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     opts.quiet = true;
@@ -82,6 +83,29 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A sample event's time fields set to now, as API Gateway would send them
+/// (an old `connectedAt` would make every reply carry a `reconnect` frame).
+fn current_times(mut event: serde_json::Value) -> serde_json::Value {
+    let now = wsfn::time::now_millis();
+    if let Some(ctx) = event
+        .get_mut("requestContext")
+        .and_then(|c| c.as_object_mut())
+    {
+        for field in ["connectedAt", "requestTimeEpoch"] {
+            if ctx.contains_key(field) {
+                ctx.insert(field.into(), serde_json::json!(now));
+            }
+        }
+        if ctx.contains_key("requestTime") {
+            ctx.insert(
+                "requestTime".into(),
+                serde_json::json!(wsfn::time::format_clf(now)),
+            );
+        }
+    }
+    event
 }
 
 #[derive(Args)]
@@ -123,6 +147,10 @@ struct Serve {
     /// (API Gateway's default is 10000); beyond it answers 429.
     #[arg(long, value_name = "RPS")]
     management_rps: Option<u32>,
+    /// Answer POSTs to virtual subscriber ids (`…~v`, benchmarks) as if
+    /// they were open connections, counting them.
+    #[arg(long)]
+    virtual_subscribers: bool,
     /// Failure drill: the first N Invoke API invocations of a function
     /// fail, FUNCTION=N (repeatable), e.g. FanoutFunction=1.
     #[arg(long = "fail-invocations", value_name = "FUNCTION=N")]
@@ -246,7 +274,7 @@ async fn main() -> ExitCode {
         emf: s.emf,
         environment: Default::default(),
         management_rps: s.management_rps,
-        virtual_subscribers: false,
+        virtual_subscribers: s.virtual_subscribers,
         fail_invocations,
     };
     let running = match start(opts).await {
@@ -270,4 +298,22 @@ async fn main() -> ExitCode {
     running.shutdown().await;
     eprintln!("wsfn-local: session totals: {}", metrics.summary());
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sample_event_times_become_current() {
+        let event = serde_json::json!({"requestContext": {"connectedAt": 1, "requestTimeEpoch": 2, "requestTime": "x"}, "body": "{}"});
+        let now = wsfn::time::now_millis();
+        let e = super::current_times(event);
+        let ctx = &e["requestContext"];
+        assert!(ctx["connectedAt"].as_u64().unwrap_or(0) >= now);
+        assert!(ctx["requestTimeEpoch"].as_u64().unwrap_or(0) >= now);
+        assert_ne!(ctx["requestTime"], "x");
+        assert_eq!(e["body"], "{}");
+        // Events without a request context (publish, fanout) are untouched.
+        let publish = serde_json::json!({"channel": "room:a", "data": 1});
+        assert_eq!(super::current_times(publish.clone()), publish);
+    }
 }

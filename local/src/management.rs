@@ -145,6 +145,24 @@ fn empty(status: StatusCode) -> Response<Body> {
     r
 }
 
+/// API Gateway refuses an unsigned management call with 403; so does this
+/// emulator (it does not verify the signature, only that one is there), so
+/// a client that forgets to sign fails here as it would in AWS.
+fn unsigned(headers: &axum::http::HeaderMap) -> Option<Response<Body>> {
+    let signed = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256 Credential="))
+        && headers.contains_key("x-amz-date");
+    (!signed).then(|| {
+        aws_error(
+            StatusCode::FORBIDDEN,
+            "ForbiddenException",
+            "Missing Authentication Token",
+        )
+    })
+}
+
 /// Splits `{stage}`/`{id}` path parameters; a wrong stage is a 403 as in AWS.
 fn target(gw: &Gateway, params: &HashMap<String, String>) -> Result<String, AwsError> {
     if let Some(stage) = params.get("stage") {
@@ -177,8 +195,12 @@ fn connection(gw: &Gateway, params: &HashMap<String, String>) -> Result<Handle, 
 pub async fn post(
     State(surface): State<Arc<Surface>>,
     Path(params): Path<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
+    if let Some(refused) = unsigned(&headers) {
+        return refused;
+    }
     let (gw, faults) = (&surface.gw, surface.faults);
     let id = match target(gw, &params) {
         Ok(id) => id,
@@ -241,8 +263,9 @@ pub async fn post(
 pub async fn get(
     State(surface): State<Arc<Surface>>,
     Path(params): Path<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
 ) -> Response<Body> {
-    if let Some(refused) = surface.over_limit() {
+    if let Some(refused) = unsigned(&headers).or_else(|| surface.over_limit()) {
         return refused;
     }
     let h = match connection(&surface.gw, &params) {
@@ -268,8 +291,9 @@ pub async fn get(
 pub async fn delete(
     State(surface): State<Arc<Surface>>,
     Path(params): Path<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
 ) -> Response<Body> {
-    if let Some(refused) = surface.over_limit() {
+    if let Some(refused) = unsigned(&headers).or_else(|| surface.over_limit()) {
         return refused;
     }
     match connection(&surface.gw, &params) {

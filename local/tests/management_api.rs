@@ -92,3 +92,25 @@ async fn unknown_connection_is_gone_and_large_payload_is_413() {
         .await
         .unwrap();
 }
+
+/// An unsigned management call is refused with 403, as API Gateway does:
+/// the functions' pushes in every other test are signed (the lean SigV4
+/// pusher and the SDK client both pass).
+#[tokio::test]
+async fn unsigned_calls_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let local = Local::start(opts()).await;
+    let (_ws, id) = client(&local.url, &token("ann", &[], &[])).await;
+    let mut s = tokio::net::TcpStream::connect(local.running().addr)
+        .await
+        .unwrap();
+    let path = format!("/local/@connections/{}", wsfn::sigv4::uri_encode(&id));
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 403"), "{out}");
+    assert!(out.contains("Missing Authentication Token"), "{out}");
+}

@@ -27,6 +27,7 @@ pub mod push;
 pub mod retry;
 pub mod secrets;
 pub mod shard;
+pub mod sigv4;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -9,6 +9,10 @@ use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use aws_sdk_apigatewaymanagement::Client;
 
+mod signed;
+
+pub use signed::SignedPusher;
+
 /// Why a push failed; decides whether fan-out retries, cleans up or counts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PushError {
@@ -168,7 +172,8 @@ impl Pusher for ManagementPusher {
     }
 }
 
-/// Builds and caches one [`ManagementPusher`] per endpoint.
+/// Builds and caches one pusher per endpoint: a [`SignedPusher`] (the SDK
+/// client when it cannot be built).
 pub struct ManagementPushers {
     sdk: aws_config::SdkConfig,
     cache: Mutex<HashMap<String, Arc<dyn Pusher>>>,
@@ -195,7 +200,13 @@ impl PusherFactory for ManagementPushers {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache
             .entry(endpoint.to_string())
-            .or_insert_with(|| Arc::new(ManagementPusher::new(&self.sdk, endpoint)))
+            .or_insert_with(|| match SignedPusher::new(&self.sdk, endpoint) {
+                Ok(p) => Arc::new(p),
+                Err(e) => {
+                    tracing::warn!(error = %e, "lean pusher unavailable; pushing through the SDK client");
+                    Arc::new(ManagementPusher::new(&self.sdk, endpoint))
+                }
+            })
             .clone()
     }
 }
