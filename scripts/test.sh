@@ -10,4 +10,7 @@ trap stop_dynamodb_local EXIT
 # Fixed dummy credentials (DynamoDB Local wants letters and digits only; it
 # scopes tables by key + region).
 export AWS_ACCESS_KEY_ID=wsfntest AWS_SECRET_ACCESS_KEY=wsfntest AWS_REGION=us-east-1
+# The Lambda binaries, for the tests that run them through the Runtime API
+# (wsfn-local --invoker runtime-api); the same build `cargo test` reuses.
+cargo build --quiet -p connect -p disconnect -p message -p publish -p fanout
 cargo test --workspace "$@"

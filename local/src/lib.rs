@@ -10,6 +10,7 @@ pub mod invoker;
 pub mod lambda_api;
 pub mod management;
 pub mod metrics;
+pub mod runtime_api;
 pub mod template;
 pub mod virtuals;
 
@@ -58,6 +59,20 @@ pub struct Options {
     pub virtual_subscribers: bool,
     /// Failure drill: the first N Invoke API invocations of a function fail.
     pub fail_invocations: HashMap<String, u32>,
+    /// Run the built binaries through the Lambda Runtime API (needs
+    /// DynamoDB: processes cannot share the embedded store).
+    pub runtime_api: Option<RuntimeApiOptions>,
+}
+
+/// `--invoker runtime-api` settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeApiOptions {
+    /// Where the function binaries are (`target/debug`).
+    pub binaries: std::path::PathBuf,
+    /// Most processes per function.
+    pub max_instances: usize,
+    /// Overrides every function's `Timeout` (tests).
+    pub timeout: Option<Duration>,
 }
 
 impl Options {
@@ -77,6 +92,7 @@ impl Options {
             management_rps: None,
             virtual_subscribers: false,
             fail_invocations: HashMap::new(),
+            runtime_api: None,
         }
     }
 }
@@ -90,6 +106,9 @@ pub enum StartError {
     /// Bad function configuration.
     #[error(transparent)]
     Setup(#[from] invoker::SetupError),
+    /// The Runtime API invoker could not start.
+    #[error("runtime API invoker: {0}")]
+    RuntimeApi(String),
     /// DynamoDB endpoint unusable.
     #[error("DynamoDB at {endpoint}: {reason}")]
     Dynamo {
@@ -129,6 +148,8 @@ pub struct Running {
     pub metrics: Arc<metrics::Registry>,
     /// The management API (throttle and virtual subscriber counts).
     pub management: Arc<management::Surface>,
+    /// The Runtime API invoker, in that mode.
+    pub runtime: Option<Arc<runtime_api::RuntimeApiInvoker>>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -285,9 +306,63 @@ pub async fn start_with(
             lambda: Some(lambda),
         },
     )?;
+    let mut runtime = None;
+    let invoker: Arc<dyn Invoker> = match &opts.runtime_api {
+        None => Arc::new(invoker),
+        Some(rt) => {
+            let Some((_, table)) = &dynamo_table else {
+                return Err(StartError::RuntimeApi(
+                    "needs --dynamodb-endpoint: function processes cannot share the embedded store"
+                        .into(),
+                ));
+            };
+            let endpoint = opts.dynamodb_endpoint.clone().unwrap_or_default();
+            let creds = |k: &str| std::env::var(k).unwrap_or_else(|_| "wsfnlocal".into());
+            let functions = spec
+                .functions
+                .values()
+                .map(|f| {
+                    let (env, _) = invoker::function_env(f, &process, &management_endpoint);
+                    let mut env: HashMap<String, String> = env.into_iter().collect();
+                    // Locally the secret is in the environment, not in
+                    // Secrets Manager (the binaries refuse both at once).
+                    if env.get("JWT_SECRET").is_some_and(|v| !v.is_empty()) {
+                        env.remove("JWT_SECRET_ARN");
+                    }
+                    env.insert("TABLE_NAME".into(), table.clone());
+                    env.insert("AWS_REGION".into(), region.clone());
+                    env.insert("AWS_DEFAULT_REGION".into(), region.clone());
+                    env.insert("AWS_ACCESS_KEY_ID".into(), creds("AWS_ACCESS_KEY_ID"));
+                    env.insert(
+                        "AWS_SECRET_ACCESS_KEY".into(),
+                        creds("AWS_SECRET_ACCESS_KEY"),
+                    );
+                    env.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.clone());
+                    env.insert("AWS_ENDPOINT_URL_LAMBDA".into(), format!("http://{addr}"));
+                    let mut f = f.clone();
+                    if let Some(t) = rt.timeout {
+                        f.timeout = t;
+                    }
+                    (f, env)
+                })
+                .collect();
+            let r = Arc::new(
+                runtime_api::RuntimeApiInvoker::start(
+                    functions,
+                    rt.binaries.clone(),
+                    rt.max_instances,
+                    opts.quiet,
+                )
+                .await
+                .map_err(StartError::RuntimeApi)?,
+            );
+            runtime = Some(r.clone());
+            r
+        }
+    };
     let gw = Arc::new(Gateway::new(
         spec,
-        layer(Arc::new(invoker)),
+        layer(invoker),
         GatewayOptions {
             idle_timeout: opts.idle_timeout,
             max_duration: opts.max_duration,
@@ -325,6 +400,7 @@ pub async fn start_with(
         dynamo_table,
         metrics: registry,
         management,
+        runtime,
         server,
     })
 }

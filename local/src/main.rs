@@ -147,6 +147,14 @@ struct Serve {
     /// (API Gateway's default is 10000); beyond it answers 429.
     #[arg(long, value_name = "RPS")]
     management_rps: Option<u32>,
+    /// How functions run: `in-process` (handlers called directly) or
+    /// `runtime-api` (the built binaries, as processes speaking the Lambda
+    /// Runtime API; needs --dynamodb-endpoint).
+    #[arg(long, default_value = "in-process", value_parser = ["in-process", "runtime-api"])]
+    invoker: String,
+    /// Most processes per function in runtime-api mode.
+    #[arg(long, default_value_t = 10)]
+    max_instances: usize,
     /// Answer POSTs to virtual subscriber ids (`…~v`, benchmarks) as if
     /// they were open connections, counting them.
     #[arg(long)]
@@ -257,6 +265,27 @@ async fn main() -> ExitCode {
         eprintln!("wsfn-local: --management-rps must be at least 1");
         return ExitCode::FAILURE;
     }
+    let runtime_api = if s.invoker == "runtime-api" {
+        let binaries: Vec<String> = match wsfn_local::template::load(&s.template, &parameters) {
+            Ok(spec) => spec.functions.values().map(|f| f.binary.clone()).collect(),
+            Err(e) => {
+                eprintln!("wsfn-local: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        eprintln!("wsfn-local: building {} …", binaries.join(", "));
+        if let Err(e) = wsfn_local::runtime_api::build(&binaries) {
+            eprintln!("wsfn-local: {e}");
+            return ExitCode::FAILURE;
+        }
+        Some(wsfn_local::RuntimeApiOptions {
+            binaries: wsfn_local::runtime_api::default_binaries(),
+            max_instances: s.max_instances.max(1),
+            timeout: None,
+        })
+    } else {
+        None
+    };
     let opts = Options {
         listen: SocketAddr::new(s.host, s.port),
         template: s.template,
@@ -276,6 +305,7 @@ async fn main() -> ExitCode {
         management_rps: s.management_rps,
         virtual_subscribers: s.virtual_subscribers,
         fail_invocations,
+        runtime_api,
     };
     let running = match start(opts).await {
         Ok(r) => r,

@@ -58,6 +58,10 @@ pub struct FunctionSpec {
     /// `FunctionName`, resolved, when the template sets one (the Invoke
     /// API finds the function by it too).
     pub name: Option<String>,
+    /// `MemorySize` in MB (own, else Globals, else Lambda's 128).
+    pub memory_mb: u32,
+    /// `Timeout` (own, else Globals, else Lambda's 3 s).
+    pub timeout: std::time::Duration,
 }
 
 /// The table the functions use.
@@ -205,6 +209,27 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
         .cloned()
         .unwrap_or_default();
 
+    let global_fn = doc.get("Globals").and_then(|g| g.get("Function")).cloned();
+    // A number property of a function, else of Globals.Function.
+    let number = |id: &str, name: &str| -> Result<Option<u64>, TemplateError> {
+        let v = props(id)
+            .and_then(|p| p.get(name))
+            .or_else(|| global_fn.as_ref().and_then(|g| g.get(name)));
+        match v {
+            None => Ok(None),
+            Some(v) => {
+                let text = match v {
+                    Value::Number(n) => n.to_string(),
+                    other => r.resolve(other, id)?,
+                };
+                text.trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| err(id, format!("{name} `{text}` is not a number")))
+            }
+        }
+    };
+
     let function = |id: &str| -> Result<FunctionSpec, TemplateError> {
         if kind(id) != "AWS::Serverless::Function" {
             return Err(err(
@@ -244,6 +269,8 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
             env,
             policies,
             name,
+            memory_mb: number(id, "MemorySize")?.unwrap_or(128) as u32,
+            timeout: std::time::Duration::from_secs(number(id, "Timeout")?.unwrap_or(3)),
         })
     };
 

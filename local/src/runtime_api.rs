@@ -1,0 +1,471 @@
+//! `--invoker runtime-api`: the functions run as the binaries `sam build`
+//! ships, each a process speaking the Lambda Runtime API to this server
+//! (`/2018-06-01/runtime/invocation/next`, `/{id}/response`, `/{id}/error`,
+//! `/init/error`) on loopback. One invocation per process at a time; a new
+//! process when all are busy (up to `max_instances`); a process that
+//! outlives the function's `Timeout` is killed, one that exits is replaced,
+//! and the pending request is answered as API Gateway would (an error).
+//! Each process has its own path prefix, so `AWS_LAMBDA_RUNTIME_API`
+//! carries `http://`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{Response, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::invoker::{InvokeError, Invoker};
+use crate::template::FunctionSpec;
+
+/// One event handed to a process.
+struct Job {
+    request_id: String,
+    body: Vec<u8>,
+    deadline_ms: u64,
+    function_arn: String,
+}
+
+/// How an invocation ended.
+enum Outcome {
+    Response(Vec<u8>),
+    Error(String),
+}
+
+/// One running function process.
+struct Instance {
+    function: String,
+    jobs: mpsc::Sender<Job>,
+    next: tokio::sync::Mutex<mpsc::Receiver<Job>>,
+    pid: Option<u32>,
+    kill: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+/// A function's processes.
+struct Pool {
+    spec: FunctionSpec,
+    env: HashMap<String, String>,
+    idle: Mutex<Vec<Arc<Instance>>>,
+    slots: Arc<Semaphore>,
+}
+
+#[derive(Default)]
+struct Shared {
+    instances: Mutex<HashMap<u64, Arc<Instance>>>,
+    pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    spawned: Mutex<HashMap<String, u64>>,
+}
+
+/// Runs the template's functions as processes through the Runtime API.
+pub struct RuntimeApiInvoker {
+    pools: HashMap<String, Pool>,
+    shared: Arc<Shared>,
+    api: String,
+    binaries: PathBuf,
+    quiet: bool,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for RuntimeApiInvoker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeApiInvoker")
+            .field("api", &self.api)
+            .field("binaries", &self.binaries)
+            .finish_non_exhaustive()
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = status;
+    r
+}
+
+async fn next(State(s): State<Arc<Shared>>, Path(instance): Path<u64>) -> Response<Body> {
+    let Some(inst) = s
+        .instances
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&instance)
+        .cloned()
+    else {
+        return text(StatusCode::NOT_FOUND, "unknown instance");
+    };
+    let mut rx = inst.next.lock().await;
+    let Some(job) = rx.recv().await else {
+        return text(StatusCode::GONE, "shutting down");
+    };
+    let mut r = Response::new(Body::from(job.body));
+    let h = r.headers_mut();
+    let mut set = |k: &'static str, v: String| {
+        if let Ok(v) = v.parse() {
+            h.insert(k, v);
+        }
+    };
+    set("lambda-runtime-aws-request-id", job.request_id);
+    set("lambda-runtime-deadline-ms", job.deadline_ms.to_string());
+    set("lambda-runtime-invoked-function-arn", job.function_arn);
+    set("content-type", "application/json".into());
+    r
+}
+
+fn finish(s: &Shared, request_id: &str, outcome: Outcome) -> Response<Body> {
+    match s
+        .pending
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(request_id)
+    {
+        Some(tx) => {
+            let _ = tx.send(outcome);
+            text(StatusCode::ACCEPTED, "")
+        }
+        None => text(StatusCode::BAD_REQUEST, "unknown or finished request"),
+    }
+}
+
+async fn response(
+    State(s): State<Arc<Shared>>,
+    Path((_, request_id)): Path<(u64, String)>,
+    body: Bytes,
+) -> Response<Body> {
+    finish(&s, &request_id, Outcome::Response(body.to_vec()))
+}
+
+async fn error(
+    State(s): State<Arc<Shared>>,
+    Path((_, request_id)): Path<(u64, String)>,
+    body: Bytes,
+) -> Response<Body> {
+    finish(
+        &s,
+        &request_id,
+        Outcome::Error(String::from_utf8_lossy(&body).into_owned()),
+    )
+}
+
+async fn init_error(Path(instance): Path<u64>, body: Bytes) -> Response<Body> {
+    eprintln!(
+        "wsfn-local: instance {instance} failed to start: {}",
+        String::from_utf8_lossy(&body)
+    );
+    text(StatusCode::ACCEPTED, "")
+}
+
+/// The directory holding the function binaries (next to this executable).
+pub fn default_binaries() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let mut dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+/// Builds the function binaries (a no-op when they are up to date).
+pub fn build(binaries: &[String]) -> Result<(), String> {
+    let mut cmd =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(["build", "--quiet"]);
+    for b in binaries {
+        cmd.args(["-p", b]);
+    }
+    let status = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo build of {} failed", binaries.join(", ")))
+    }
+}
+
+impl RuntimeApiInvoker {
+    /// Serves the Runtime API on loopback and prepares one pool per function
+    /// (`env` gives each function's environment).
+    pub async fn start(
+        functions: Vec<(FunctionSpec, HashMap<String, String>)>,
+        binaries: PathBuf,
+        max_instances: usize,
+        quiet: bool,
+    ) -> Result<Self, String> {
+        for (spec, _) in &functions {
+            let path = binaries.join(&spec.binary);
+            if !path.is_file() {
+                return Err(format!(
+                    "{} has no binary at {} (cargo build -p {})",
+                    spec.logical_id,
+                    path.display(),
+                    spec.binary
+                ));
+            }
+        }
+        let shared = Arc::new(Shared::default());
+        let app = Router::new()
+            .route("/{instance}/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/{instance}/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
+            .route(
+                "/{instance}/2018-06-01/runtime/invocation/{id}/error",
+                post(error),
+            )
+            .route(
+                "/{instance}/2018-06-01/runtime/init/error",
+                post(init_error),
+            )
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| format!("runtime API: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let pools = functions
+            .into_iter()
+            .map(|(spec, env)| {
+                let pool = Pool {
+                    env,
+                    idle: Mutex::new(vec![]),
+                    slots: Arc::new(Semaphore::new(max_instances.max(1))),
+                    spec,
+                };
+                (pool.spec.logical_id.clone(), pool)
+            })
+            .collect();
+        Ok(Self {
+            pools,
+            shared,
+            api: format!("127.0.0.1:{}", addr.port()),
+            binaries,
+            quiet,
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// Processes started so far for `function` (crash and timeout tests).
+    pub fn spawned(&self, function: &str) -> u64 {
+        self.shared
+            .spawned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(function)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Process ids of the live instances of `function`.
+    pub fn pids(&self, function: &str) -> Vec<u32> {
+        let all = self
+            .shared
+            .instances
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        all.values()
+            .filter(|i| i.function == function)
+            .filter_map(|i| i.pid)
+            .collect()
+    }
+
+    fn spawn(&self, pool: &Pool) -> Result<Arc<Instance>, InvokeError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let spec = &pool.spec;
+        let path = self.binaries.join(&spec.binary);
+        let name = spec.name.clone().unwrap_or_else(|| spec.logical_id.clone());
+        let mut cmd = tokio::process::Command::new(&path);
+        cmd.env_clear()
+            .envs(&pool.env)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://{}/{id}", self.api),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", &name)
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                spec.memory_mb.to_string(),
+            )
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env(
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                format!("local/[$LATEST]{id:016x}"),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .kill_on_drop(true);
+        if self.quiet {
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| InvokeError::Function(format!("cannot start {}: {e}", path.display())))?;
+        let (jobs, rx) = mpsc::channel(1);
+        let (kill, killed) = oneshot::channel::<()>();
+        let inst = Arc::new(Instance {
+            function: spec.logical_id.clone(),
+            jobs,
+            next: tokio::sync::Mutex::new(rx),
+            pid: child.id(),
+            kill: Mutex::new(Some(kill)),
+        });
+        self.shared
+            .instances
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, inst.clone());
+        *self
+            .shared
+            .spawned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(spec.logical_id.clone())
+            .or_default() += 1;
+        // Reap: on exit (crash) or kill (timeout), the instance is gone.
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = child.wait() => {}
+                _ = killed => { let _ = child.kill().await; }
+            }
+            shared
+                .instances
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        });
+        Ok(inst)
+    }
+
+    fn alive(&self, inst: &Instance) -> bool {
+        self.shared
+            .instances
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .any(|i| std::ptr::eq(i.as_ref(), inst))
+    }
+
+    async fn run(&self, function: &str, event: serde_json::Value) -> Result<Vec<u8>, InvokeError> {
+        let pool = self
+            .pools
+            .get(function)
+            .ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
+        let _slot = pool
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| InvokeError::Function(e.to_string()))?;
+        let reused = loop {
+            let candidate = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            match candidate {
+                Some(i) if self.alive(&i) => break Some(i),
+                Some(_) => continue,
+                None => break None,
+            }
+        };
+        let inst = match reused {
+            Some(i) => i,
+            None => self.spawn(pool)?,
+        };
+        let request_id = crate::ids::request_id();
+        let deadline_ms = wsfn::time::now_millis() + pool.spec.timeout.as_millis() as u64;
+        let (tx, rx) = oneshot::channel();
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(request_id.clone(), tx);
+        let job = Job {
+            request_id: request_id.clone(),
+            body: serde_json::to_vec(&event).map_err(|e| InvokeError::BadEvent(e.to_string()))?,
+            deadline_ms,
+            function_arn: format!("arn:aws:lambda:local:000000000000:function:{function}"),
+        };
+        if inst.jobs.send(job).await.is_err() {
+            self.shared
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&request_id);
+            return Err(InvokeError::Function("the function process is gone".into()));
+        }
+        // Wait for the answer, the deadline, or the process's exit.
+        let outcome = tokio::select! {
+            r = rx => r.ok(),
+            _ = tokio::time::sleep(pool.spec.timeout) => None,
+            _ = async {
+                while self.alive(&inst) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            } => None,
+        };
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&request_id);
+        match outcome {
+            Some(Outcome::Response(body)) => {
+                pool.idle
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(inst);
+                Ok(body)
+            }
+            Some(Outcome::Error(e)) => {
+                pool.idle
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(inst);
+                Err(InvokeError::Function(e))
+            }
+            None => {
+                let timed_out = self.alive(&inst);
+                if let Some(kill) = inst.kill.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    let _ = kill.send(());
+                }
+                Err(InvokeError::Function(if timed_out {
+                    format!(
+                        "Task timed out after {:.2} seconds",
+                        pool.spec.timeout.as_secs_f64()
+                    )
+                } else {
+                    "Runtime exited without providing a reason".into()
+                }))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Invoker for RuntimeApiInvoker {
+    async fn invoke(
+        &self,
+        function: &str,
+        event: serde_json::Value,
+    ) -> Result<ApiGatewayProxyResponse, InvokeError> {
+        let body = self.run(function, event).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| InvokeError::Function(format!("bad response: {e}")))
+    }
+
+    async fn invoke_json(
+        &self,
+        function: &str,
+        event: serde_json::Value,
+    ) -> Result<serde_json::Value, InvokeError> {
+        let body = self.run(function, event).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| InvokeError::Function(format!("bad response: {e}")))
+    }
+}
