@@ -39,6 +39,13 @@ struct InvokeArgs {
     /// SAM template.
     #[arg(long, default_value = "template.yaml")]
     template: String,
+    /// Run the real binary through the Lambda Runtime API (built if needed)
+    /// and print Lambda's REPORT line; needs --dynamodb-endpoint.
+    #[arg(long)]
+    runtime_api: bool,
+    /// DynamoDB API to use (DynamoDB Local) instead of the embedded store.
+    #[arg(long, value_name = "URL")]
+    dynamodb_endpoint: Option<String>,
 }
 
 /// Invokes one function in process against the embedded store; replies the
@@ -55,9 +62,33 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
         }
     };
     let event = current_times(event);
-    let mut opts = Options::new(args.template);
+    let mut opts = Options::new(args.template.clone());
     opts.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     opts.quiet = true;
+    opts.dynamodb_endpoint = args.dynamodb_endpoint.clone();
+    if args.runtime_api {
+        if args.dynamodb_endpoint.is_none() {
+            eprintln!("wsfn-local invoke: --runtime-api needs --dynamodb-endpoint (the binary is its own process)");
+            return ExitCode::FAILURE;
+        }
+        let binaries: Vec<String> =
+            match wsfn_local::template::load(&args.template, &Default::default()) {
+                Ok(spec) => spec.functions.values().map(|f| f.binary.clone()).collect(),
+                Err(e) => {
+                    eprintln!("wsfn-local invoke: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+        if let Err(e) = wsfn_local::runtime_api::build(&binaries) {
+            eprintln!("wsfn-local invoke: {e}");
+            return ExitCode::FAILURE;
+        }
+        opts.runtime_api = Some(wsfn_local::RuntimeApiOptions {
+            binaries: wsfn_local::runtime_api::default_binaries(),
+            max_instances: 1,
+            timeout: None,
+        });
+    }
     let running = match start(opts).await {
         Ok(r) => r,
         Err(e) => {
@@ -71,7 +102,19 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
         .get(&args.function)
         .map(|f| f.logical_id.clone())
         .unwrap_or(args.function);
-    let result = running.gateway.invoker.invoke_json(&function, event).await;
+    let result = match running.runtime.clone() {
+        Some(rt) => {
+            let (r, report) = rt.run_reported(&function, event).await;
+            if let Some(report) = report {
+                eprintln!("{report}");
+            }
+            r.and_then(|body| {
+                serde_json::from_slice(&body)
+                    .map_err(|e| wsfn_local::invoker::InvokeError::Function(e.to_string()))
+            })
+        }
+        None => running.gateway.invoker.invoke_json(&function, event).await,
+    };
     running.shutdown().await;
     match result {
         Ok(r) => {

@@ -116,3 +116,50 @@ fn invoke_runs_the_fanout_function_with_its_sample_event() {
         serde_json::json!({"delivered": 0, "gone": 0, "failed": 0, "undelivered": 0, "shards": 0})
     );
 }
+
+/// Every sample event through the real binary (`invoke --runtime-api`):
+/// it answers, and a REPORT line like Lambda's follows.
+#[test]
+fn every_sample_event_runs_through_the_runtime_api() {
+    let endpoint = std::env::var("WSFN_TEST_DYNAMODB_ENDPOINT")
+        .expect("WSFN_TEST_DYNAMODB_ENDPOINT is not set: run the tests with scripts/test.sh");
+    let mut files: Vec<String> = std::fs::read_dir(format!("{ROOT}/events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 15, "{files:?}");
+    for name in files {
+        let function = match name.as_str() {
+            n if n.starts_with("connect") => "ConnectFunction",
+            n if n.starts_with("disconnect") => "DisconnectFunction",
+            n if n.starts_with("message") => "MessageFunction",
+            "publish.json" => "PublishFunction",
+            "fanout.json" => "FanoutFunction",
+            other => panic!("events/{other}: which function?"),
+        };
+        let event = format!("events/{name}");
+        let out = Command::new(EXE)
+            .args(["invoke", function, "-e", &event, "--runtime-api"])
+            .args(["--dynamodb-endpoint", &endpoint])
+            .current_dir(ROOT)
+            .env("JWT_SECRET", "sample-events-secret")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {stdout} {stderr}");
+        let answer: serde_json::Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{name}: {e}: {stdout}"));
+        assert!(answer.is_object(), "{name}: {answer}");
+        let report = stderr
+            .lines()
+            .find(|l| l.starts_with("REPORT Duration: "))
+            .unwrap_or_else(|| panic!("{name}: no REPORT line in {stderr}"));
+        assert!(
+            report.contains("Max Memory Used: ") && report.contains("Init Duration: "),
+            "{report}"
+        );
+    }
+}

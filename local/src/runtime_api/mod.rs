@@ -8,6 +8,11 @@
 //! Each process has its own path prefix, so `AWS_LAMBDA_RUNTIME_API`
 //! carries `http://`.
 
+mod report;
+mod server;
+
+pub use report::{peak_rss_mb, Report};
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,9 +21,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{Response, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -26,28 +28,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use crate::invoker::{InvokeError, Invoker};
 use crate::template::FunctionSpec;
 
-/// One event handed to a process.
-struct Job {
-    request_id: String,
-    body: Vec<u8>,
-    deadline_ms: u64,
-    function_arn: String,
-}
-
-/// How an invocation ended.
-enum Outcome {
-    Response(Vec<u8>),
-    Error(String),
-}
-
-/// One running function process.
-struct Instance {
-    function: String,
-    jobs: mpsc::Sender<Job>,
-    next: tokio::sync::Mutex<mpsc::Receiver<Job>>,
-    pid: Option<u32>,
-    kill: Mutex<Option<oneshot::Sender<()>>>,
-}
+use server::{error, init_error, next, response, Instance, Job, Outcome, Shared};
 
 /// A function's processes.
 struct Pool {
@@ -55,13 +36,6 @@ struct Pool {
     env: HashMap<String, String>,
     idle: Mutex<Vec<Arc<Instance>>>,
     slots: Arc<Semaphore>,
-}
-
-#[derive(Default)]
-struct Shared {
-    instances: Mutex<HashMap<u64, Arc<Instance>>>,
-    pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
-    spawned: Mutex<HashMap<String, u64>>,
 }
 
 /// Runs the template's functions as processes through the Runtime API.
@@ -81,83 +55,6 @@ impl std::fmt::Debug for RuntimeApiInvoker {
             .field("binaries", &self.binaries)
             .finish_non_exhaustive()
     }
-}
-
-fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut r = Response::new(Body::from(body.to_string()));
-    *r.status_mut() = status;
-    r
-}
-
-async fn next(State(s): State<Arc<Shared>>, Path(instance): Path<u64>) -> Response<Body> {
-    let Some(inst) = s
-        .instances
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&instance)
-        .cloned()
-    else {
-        return text(StatusCode::NOT_FOUND, "unknown instance");
-    };
-    let mut rx = inst.next.lock().await;
-    let Some(job) = rx.recv().await else {
-        return text(StatusCode::GONE, "shutting down");
-    };
-    let mut r = Response::new(Body::from(job.body));
-    let h = r.headers_mut();
-    let mut set = |k: &'static str, v: String| {
-        if let Ok(v) = v.parse() {
-            h.insert(k, v);
-        }
-    };
-    set("lambda-runtime-aws-request-id", job.request_id);
-    set("lambda-runtime-deadline-ms", job.deadline_ms.to_string());
-    set("lambda-runtime-invoked-function-arn", job.function_arn);
-    set("content-type", "application/json".into());
-    r
-}
-
-fn finish(s: &Shared, request_id: &str, outcome: Outcome) -> Response<Body> {
-    match s
-        .pending
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(request_id)
-    {
-        Some(tx) => {
-            let _ = tx.send(outcome);
-            text(StatusCode::ACCEPTED, "")
-        }
-        None => text(StatusCode::BAD_REQUEST, "unknown or finished request"),
-    }
-}
-
-async fn response(
-    State(s): State<Arc<Shared>>,
-    Path((_, request_id)): Path<(u64, String)>,
-    body: Bytes,
-) -> Response<Body> {
-    finish(&s, &request_id, Outcome::Response(body.to_vec()))
-}
-
-async fn error(
-    State(s): State<Arc<Shared>>,
-    Path((_, request_id)): Path<(u64, String)>,
-    body: Bytes,
-) -> Response<Body> {
-    finish(
-        &s,
-        &request_id,
-        Outcome::Error(String::from_utf8_lossy(&body).into_owned()),
-    )
-}
-
-async fn init_error(Path(instance): Path<u64>, body: Bytes) -> Response<Body> {
-    eprintln!(
-        "wsfn-local: instance {instance} failed to start: {}",
-        String::from_utf8_lossy(&body)
-    );
-    text(StatusCode::ACCEPTED, "")
 }
 
 /// The directory holding the function binaries (next to this executable).
@@ -316,6 +213,8 @@ impl RuntimeApiInvoker {
             next: tokio::sync::Mutex::new(rx),
             pid: child.id(),
             kill: Mutex::new(Some(kill)),
+            started: std::time::Instant::now(),
+            init: Mutex::new(None),
         });
         self.shared
             .instances
@@ -354,7 +253,23 @@ impl RuntimeApiInvoker {
             .any(|i| std::ptr::eq(i.as_ref(), inst))
     }
 
-    async fn run(&self, function: &str, event: serde_json::Value) -> Result<Vec<u8>, InvokeError> {
+    /// Runs one invocation and says what Lambda's REPORT line would.
+    pub async fn run_reported(
+        &self,
+        function: &str,
+        event: serde_json::Value,
+    ) -> (Result<Vec<u8>, InvokeError>, Option<Report>) {
+        let mut report = None;
+        let r = self.run(function, event, &mut report).await;
+        (r, report)
+    }
+
+    async fn run(
+        &self,
+        function: &str,
+        event: serde_json::Value,
+        report: &mut Option<Report>,
+    ) -> Result<Vec<u8>, InvokeError> {
         let pool = self
             .pools
             .get(function)
@@ -373,10 +288,12 @@ impl RuntimeApiInvoker {
                 None => break None,
             }
         };
+        let cold = reused.is_none();
         let inst = match reused {
             Some(i) => i,
             None => self.spawn(pool)?,
         };
+        let handed = std::time::Instant::now();
         let request_id = crate::ids::request_id();
         let deadline_ms = wsfn::time::now_millis() + pool.spec.timeout.as_millis() as u64;
         let (tx, rx) = oneshot::channel();
@@ -414,6 +331,18 @@ impl RuntimeApiInvoker {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&request_id);
+        let init = *inst.init.lock().unwrap_or_else(|p| p.into_inner());
+        // A cold invocation's clock starts once the process asks for work.
+        let waited_for_init = match (cold, init) {
+            (true, Some(i)) => i.saturating_sub(handed - inst.started),
+            _ => Duration::ZERO,
+        };
+        *report = Some(Report {
+            init: if cold { init } else { None },
+            duration: handed.elapsed().saturating_sub(waited_for_init),
+            max_memory_mb: inst.pid.map_or(0, peak_rss_mb),
+            memory_size_mb: pool.spec.memory_mb,
+        });
         match outcome {
             Some(Outcome::Response(body)) => {
                 pool.idle
@@ -454,7 +383,7 @@ impl Invoker for RuntimeApiInvoker {
         function: &str,
         event: serde_json::Value,
     ) -> Result<ApiGatewayProxyResponse, InvokeError> {
-        let body = self.run(function, event).await?;
+        let body = self.run(function, event, &mut None).await?;
         serde_json::from_slice(&body)
             .map_err(|e| InvokeError::Function(format!("bad response: {e}")))
     }
@@ -464,7 +393,7 @@ impl Invoker for RuntimeApiInvoker {
         function: &str,
         event: serde_json::Value,
     ) -> Result<serde_json::Value, InvokeError> {
-        let body = self.run(function, event).await?;
+        let body = self.run(function, event, &mut None).await?;
         serde_json::from_slice(&body)
             .map_err(|e| InvokeError::Function(format!("bad response: {e}")))
     }
