@@ -14,3 +14,10 @@ export AWS_ACCESS_KEY_ID=wsfntest AWS_SECRET_ACCESS_KEY=wsfntest AWS_REGION=us-e
 # (wsfn-local --invoker runtime-api); the same build `cargo test` reuses.
 cargo build --quiet -p connect -p disconnect -p message -p publish -p fanout
 cargo test --workspace "$@"
+# The end-to-end tests on DynamoDB Local again, with every function run as
+# its real binary through the Lambda Runtime API (wsfn-local --invoker
+# runtime-api). Skipped when arguments select tests.
+if [ "$#" -eq 0 ]; then
+  echo "--- end-to-end tests through the Runtime API (the real binaries)"
+  WSFN_TEST_INVOKER=runtime-api cargo test -p wsfn-local dynamodb
+fi

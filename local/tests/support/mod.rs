@@ -82,6 +82,15 @@ pub(crate) fn dynamodb_opts() -> Options {
         "TABLE_NAME".into(),
         format!("wsfn-e2e-{:x}", rand::random::<u64>()),
     );
+    // WSFN_TEST_INVOKER=runtime-api runs these tests through the real
+    // binaries (.ci/run does, after the in-process run).
+    if std::env::var("WSFN_TEST_INVOKER").as_deref() == Ok("runtime-api") {
+        o.runtime_api = Some(wsfn_local::RuntimeApiOptions {
+            binaries: wsfn_local::runtime_api::default_binaries(),
+            max_instances: 8,
+            timeout: None,
+        });
+    }
     o
 }
 
