@@ -73,7 +73,7 @@ pub struct BigResult {
     pub longest: Duration,
     /// Sum of all invocations' durations.
     pub busy: Duration,
-    /// N × latency ÷ ((1 + shards) × concurrency).
+    /// N × latency ÷ ((1 + shards running at once) × concurrency).
     pub ideal: Duration,
     /// Requests the account throttle answered 429.
     pub throttled: u64,
@@ -94,7 +94,7 @@ pub struct BigOptions {
 
 /// Registers `n` virtual subscribers of `channel` through the store (as
 /// `$connect` + `subscribe` would write them), 64 at a time.
-async fn register(
+pub(crate) async fn register(
     store: &Arc<dyn Store>,
     channel: &ChannelName,
     n: usize,
@@ -158,6 +158,7 @@ pub async fn big_channel(opts: BigOptions) -> Result<BigResult, BenchError> {
         );
     }
     let latency = g.faults.latency;
+    let async_concurrency = g.async_concurrency;
     let mut timed = None;
     let running: Running = start_with(g, |inner| {
         let t = Arc::new(Timed {
@@ -221,7 +222,9 @@ pub async fn big_channel(opts: BigOptions) -> Result<BigResult, BenchError> {
         .throttled
         .load(std::sync::atomic::Ordering::Relaxed);
     running.shutdown().await;
-    let lanes = ((1 + shards) * opts.concurrency.max(1)) as u32;
+    // Shards beyond wsfn-local's async concurrency wait in the queue.
+    let running_at_once = 1 + shards.min(async_concurrency);
+    let lanes = (running_at_once * opts.concurrency.max(1)) as u32;
     Ok(BigResult {
         subscribers: opts.subscribers,
         reached: tally.ids,

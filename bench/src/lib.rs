@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use wsfn_local::{start, Options, Running};
 
 pub mod big;
+pub mod functions;
 pub mod hot;
 pub mod pushcpu;
 

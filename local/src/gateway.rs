@@ -50,6 +50,9 @@ pub struct GatewayOptions {
     /// Failure drill: the first N invocations of a function (logical id)
     /// through the Lambda Invoke API fail as a crashed function would.
     pub fail_invocations: HashMap<String, u32>,
+    /// Asynchronous (`Event`) invocations of one function running at once;
+    /// the rest wait in its queue, as Lambda's do at a concurrency limit.
+    pub async_concurrency: usize,
 }
 
 /// Shared state of the emulator.
@@ -65,6 +68,7 @@ pub struct Gateway {
     /// Developer log.
     pub console: Console,
     failures_left: std::sync::Mutex<HashMap<String, u32>>,
+    async_slots: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     shutdown: watch::Sender<bool>,
     active: AtomicUsize,
     drained: Notify,
@@ -92,12 +96,30 @@ impl Gateway {
             invoker,
             connections: Connections::default(),
             failures_left: std::sync::Mutex::new(opts.fail_invocations.clone()),
+            async_slots: Default::default(),
             opts,
             console,
             shutdown: watch::channel(false).0,
             active: AtomicUsize::new(0),
             drained: Notify::new(),
         }
+    }
+
+    /// A slot to run one asynchronous invocation of `function` (waits while
+    /// `async_concurrency` of them run).
+    pub async fn async_slot(&self, function: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let sem = self
+            .async_slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(function.to_string())
+            .or_insert_with(|| {
+                Arc::new(tokio::sync::Semaphore::new(
+                    self.opts.async_concurrency.max(1),
+                ))
+            })
+            .clone();
+        sem.acquire_owned().await.ok()
     }
 
     /// Whether this invocation of `function` is one the failure drill

@@ -145,6 +145,7 @@ pub async fn invoke(
         }
         "Event" => {
             tokio::spawn(async move {
+                let _slot = gw.async_slot(&function).await;
                 let label = label(&function, &event);
                 for attempt in 1..=ASYNC_ATTEMPTS {
                     let started = Instant::now();

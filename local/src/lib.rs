@@ -59,6 +59,8 @@ pub struct Options {
     pub virtual_subscribers: bool,
     /// Failure drill: the first N Invoke API invocations of a function fail.
     pub fail_invocations: HashMap<String, u32>,
+    /// Asynchronous invocations of one function running at once (32).
+    pub async_concurrency: usize,
     /// Run the built binaries through the Lambda Runtime API (needs
     /// DynamoDB: processes cannot share the embedded store).
     pub runtime_api: Option<RuntimeApiOptions>,
@@ -73,6 +75,9 @@ pub struct RuntimeApiOptions {
     pub max_instances: usize,
     /// Overrides every function's `Timeout` (tests).
     pub timeout: Option<Duration>,
+    /// Limit each process to Lambda's CPU share for its `MemorySize`
+    /// (cgroup `cpu` controller, where writable).
+    pub cpu_share: bool,
 }
 
 impl Options {
@@ -92,6 +97,7 @@ impl Options {
             management_rps: None,
             virtual_subscribers: false,
             fail_invocations: HashMap::new(),
+            async_concurrency: 32,
             runtime_api: None,
         }
     }
@@ -352,6 +358,7 @@ pub async fn start_with(
                     rt.binaries.clone(),
                     rt.max_instances,
                     opts.quiet,
+                    rt.cpu_share,
                 )
                 .await
                 .map_err(StartError::RuntimeApi)?,
@@ -369,6 +376,7 @@ pub async fn start_with(
             stage,
             domain: addr.to_string(),
             fail_invocations: opts.fail_invocations.clone(),
+            async_concurrency: opts.async_concurrency,
         },
         Console::new(opts.quiet),
     ));

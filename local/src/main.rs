@@ -87,6 +87,7 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
             binaries: wsfn_local::runtime_api::default_binaries(),
             max_instances: 1,
             timeout: None,
+            cpu_share: false,
         });
     }
     let running = match start(opts).await {
@@ -195,9 +196,17 @@ struct Serve {
     /// Runtime API; needs --dynamodb-endpoint).
     #[arg(long, default_value = "in-process", value_parser = ["in-process", "runtime-api"])]
     invoker: String,
+    /// Asynchronous (Event) invocations of one function running at once;
+    /// more wait in its queue, as at a Lambda concurrency limit.
+    #[arg(long, default_value_t = 32)]
+    async_concurrency: usize,
     /// Most processes per function in runtime-api mode.
     #[arg(long, default_value_t = 10)]
     max_instances: usize,
+    /// In runtime-api mode, give each process Lambda's CPU share for its
+    /// MemorySize (memory ÷ 1,769 MB of a vCPU; needs a writable cgroup).
+    #[arg(long)]
+    cpu_share: bool,
     /// Answer POSTs to virtual subscriber ids (`…~v`, benchmarks) as if
     /// they were open connections, counting them.
     #[arg(long)]
@@ -325,6 +334,7 @@ async fn main() -> ExitCode {
             binaries: wsfn_local::runtime_api::default_binaries(),
             max_instances: s.max_instances.max(1),
             timeout: None,
+            cpu_share: s.cpu_share,
         })
     } else {
         None
@@ -348,6 +358,7 @@ async fn main() -> ExitCode {
         management_rps: s.management_rps,
         virtual_subscribers: s.virtual_subscribers,
         fail_invocations,
+        async_concurrency: s.async_concurrency.max(1),
         runtime_api,
     };
     let running = match start(opts).await {

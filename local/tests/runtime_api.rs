@@ -19,6 +19,7 @@ fn runtime(mut o: Options, timeout: Option<Duration>) -> Options {
         binaries: wsfn_local::runtime_api::default_binaries(),
         max_instances: 4,
         timeout,
+        cpu_share: false,
     });
     o
 }

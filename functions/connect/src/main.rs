@@ -3,7 +3,7 @@
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use wsfn::handlers::{connect, WsEvent};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     wsfn::logging::init_json();
     let app = &wsfn::bootstrap::app_from_env().await?;

@@ -8,9 +8,11 @@
 //! Each process has its own path prefix, so `AWS_LAMBDA_RUNTIME_API`
 //! carries `http://`.
 
+mod cpu;
 mod report;
 mod server;
 
+pub use cpu::{quota_us, CpuShare};
 pub use report::{peak_rss_mb, Report};
 
 use std::collections::HashMap;
@@ -45,6 +47,7 @@ pub struct RuntimeApiInvoker {
     api: String,
     binaries: PathBuf,
     quiet: bool,
+    cpu_share: bool,
     next_id: AtomicU64,
 }
 
@@ -91,6 +94,7 @@ impl RuntimeApiInvoker {
         binaries: PathBuf,
         max_instances: usize,
         quiet: bool,
+        cpu_share: bool,
     ) -> Result<Self, String> {
         for (spec, _) in &functions {
             let path = binaries.join(&spec.binary);
@@ -144,6 +148,7 @@ impl RuntimeApiInvoker {
             api: format!("127.0.0.1:{}", addr.port()),
             binaries,
             quiet,
+            cpu_share,
             next_id: AtomicU64::new(1),
         })
     }
@@ -228,9 +233,26 @@ impl RuntimeApiInvoker {
             .unwrap_or_else(|p| p.into_inner())
             .entry(spec.logical_id.clone())
             .or_default() += 1;
+        // Lambda's CPU share for the function's MemorySize, if allowed here.
+        let share = match (self.cpu_share, inst.pid) {
+            (true, Some(pid)) => {
+                match CpuShare::apply(pid, spec.memory_mb, &format!("{}-{id}", spec.logical_id)) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        eprintln!(
+                            "wsfn-local: no CPU share for {} ({e}); running unlimited",
+                            spec.logical_id
+                        );
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         // Reap: on exit (crash) or kill (timeout), the instance is gone.
         let shared = self.shared.clone();
         tokio::spawn(async move {
+            let _share = share;
             tokio::select! {
                 _ = child.wait() => {}
                 _ = killed => { let _ = child.kill().await; }

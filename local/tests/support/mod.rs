@@ -88,6 +88,7 @@ pub(crate) fn dynamodb_opts() -> Options {
         o.runtime_api = Some(wsfn_local::RuntimeApiOptions {
             binaries: wsfn_local::runtime_api::default_binaries(),
             max_instances: 8,
+            cpu_share: false,
             timeout: None,
         });
     }
