@@ -61,6 +61,9 @@ pub struct Options {
     pub fail_invocations: HashMap<String, u32>,
     /// Asynchronous invocations of one function running at once (32).
     pub async_concurrency: usize,
+    /// Answer POSTs to connections without a socket and keep the frames
+    /// (`wsfn-local invoke` shows what the function pushed).
+    pub capture_pushes: bool,
     /// Run the built binaries through the Lambda Runtime API (needs
     /// DynamoDB: processes cannot share the embedded store).
     pub runtime_api: Option<RuntimeApiOptions>,
@@ -98,6 +101,7 @@ impl Options {
             virtual_subscribers: false,
             fail_invocations: HashMap::new(),
             async_concurrency: 32,
+            capture_pushes: false,
             runtime_api: None,
         }
     }
@@ -381,12 +385,17 @@ pub async fn start_with(
         Console::new(opts.quiet),
     ));
     let registry = metrics::Registry::install();
-    let management = Arc::new(management::Surface::new(
+    let surface = management::Surface::new(
         gw.clone(),
         opts.faults,
         opts.management_rps,
         opts.virtual_subscribers,
-    ));
+    );
+    let management = Arc::new(if opts.capture_pushes {
+        surface.capturing()
+    } else {
+        surface
+    });
     let app = router(gw.clone(), management.clone(), registry.clone())
         .into_make_service_with_connect_info::<SocketAddr>();
     // Small frames both ways: without TCP_NODELAY, Nagle + delayed ACK adds ~40 ms.

@@ -65,6 +65,7 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
     let mut opts = Options::new(args.template.clone());
     opts.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     opts.quiet = true;
+    opts.capture_pushes = true;
     opts.dynamodb_endpoint = args.dynamodb_endpoint.clone();
     if args.runtime_api {
         if args.dynamodb_endpoint.is_none() {
@@ -116,6 +117,12 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
         }
         None => running.gateway.invoker.invoke_json(&function, event).await,
     };
+    // What the function pushed through the management API, as it went out.
+    if let Some(captured) = &running.management.captured {
+        for (id, frame) in captured.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            eprintln!("pushed to {id}: {frame}");
+        }
+    }
     running.shutdown().await;
     match result {
         Ok(r) => {
@@ -359,6 +366,7 @@ async fn main() -> ExitCode {
         virtual_subscribers: s.virtual_subscribers,
         fail_invocations,
         async_concurrency: s.async_concurrency.max(1),
+        capture_pushes: false,
         runtime_api,
     };
     let running = match start(opts).await {

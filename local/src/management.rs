@@ -65,6 +65,9 @@ pub struct Surface {
     pub virtuals: Option<Arc<Virtuals>>,
     /// Requests refused by the account throttle.
     pub throttled: std::sync::atomic::AtomicU64,
+    /// `wsfn-local invoke`: frames POSTed to connections without a socket,
+    /// answered 200 and kept here to be shown.
+    pub captured: Option<Mutex<Vec<(String, String)>>>,
 }
 
 impl Surface {
@@ -77,7 +80,14 @@ impl Surface {
             throttle: rps.map(|r| Mutex::new(Bucket::new(r))),
             virtuals: virtuals.then(|| Arc::new(Virtuals::default())),
             throttled: Default::default(),
+            captured: None,
         }
+    }
+
+    /// Keeps frames sent to connections that have no socket (`invoke`).
+    pub fn capturing(mut self) -> Self {
+        self.captured = Some(Mutex::new(Vec::new()));
+        self
     }
 
     /// `Some(429)` when the account throttle refuses this request.
@@ -242,6 +252,14 @@ pub async fn post(
         return empty(StatusCode::OK);
     }
     let Some(handle) = gw.connections.get(&id) else {
+        if let Some(captured) = &surface.captured {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            captured
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((id, text));
+            return empty(StatusCode::OK);
+        }
         return aws_error(StatusCode::GONE, "GoneException", "");
     };
     let frame = match String::from_utf8(body.to_vec()) {

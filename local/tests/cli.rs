@@ -163,3 +163,27 @@ fn every_sample_event_runs_through_the_runtime_api() {
         );
     }
 }
+
+/// `invoke` shows the frames the function pushed: here the reply to a ping
+/// from a connection this fresh store has never seen.
+#[test]
+fn invoke_shows_what_the_function_pushed() {
+    let out = Command::new(EXE)
+        .args([
+            "invoke",
+            "MessageFunction",
+            "-e",
+            "events/message-ping.json",
+        ])
+        .current_dir(ROOT)
+        .env("JWT_SECRET", "sample-events-secret")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("pushed to L0SM9cOFvHcCIhw=: "))
+        .unwrap_or_else(|| panic!("no pushed frame in {stderr}"));
+    assert!(line.contains(r#""code":"unauthorized""#), "{line}");
+}
