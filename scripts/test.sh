@@ -19,5 +19,6 @@ cargo test --workspace "$@"
 # runtime-api). Skipped when arguments select tests.
 if [ "$#" -eq 0 ]; then
   echo "--- end-to-end tests through the Runtime API (the real binaries)"
-  WSFN_TEST_INVOKER=runtime-api cargo test -p wsfn-local dynamodb
+  # --workspace: the same feature set as the run above, so nothing rebuilds.
+  WSFN_TEST_INVOKER=runtime-api cargo test --workspace dynamodb_local
 fi
