@@ -15,16 +15,9 @@ use wsfn_local::{start, Options, RuntimeApiOptions};
 
 use super::{big::register, fail, BenchError};
 
-/// CPU seconds a process has used (`/proc/{pid}/stat` utime + stime).
+/// CPU seconds a process has used.
 pub fn process_cpu(pid: u32) -> Result<f64, BenchError> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| fail("stat", e))?;
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| BenchError("unreadable stat".into()))?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    Ok((ticks(11) + ticks(12)) / 100.0)
+    super::pushcpu::cpu_seconds_of(&format!("/proc/{pid}/stat"))
 }
 
 /// One function's cold and warm numbers.
@@ -69,13 +62,8 @@ impl FanoutRow {
 
 fn sample(name: &str) -> Result<serde_json::Value, BenchError> {
     let text = std::fs::read_to_string(format!("events/{name}")).map_err(|e| fail(name, e))?;
-    let mut v: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(name, e))?;
-    if let Some(ctx) = v.get_mut("requestContext").and_then(|c| c.as_object_mut()) {
-        let now = wsfn::time::now_millis();
-        ctx.insert("connectedAt".into(), json!(now));
-        ctx.insert("requestTimeEpoch".into(), json!(now));
-    }
-    Ok(v)
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(name, e))?;
+    Ok(wsfn_local::current_times(v))
 }
 
 async fn per_function(rt: &RuntimeApiInvoker) -> Result<Vec<FunctionRow>, BenchError> {

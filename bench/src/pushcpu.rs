@@ -14,12 +14,17 @@ use super::{fail, BenchError};
 
 /// CPU seconds (user + system) this process has used.
 pub fn cpu_seconds() -> Result<f64, BenchError> {
-    let stat = std::fs::read_to_string("/proc/self/stat").map_err(|e| fail("stat", e))?;
+    cpu_seconds_of("/proc/self/stat")
+}
+
+/// CPU seconds (utime + stime) of the process whose `stat` file is `path`.
+pub fn cpu_seconds_of(path: &str) -> Result<f64, BenchError> {
+    let stat = std::fs::read_to_string(path).map_err(|e| fail(path, e))?;
     // Fields after the command name (which may hold spaces) in parentheses.
     let rest = stat
         .rsplit_once(')')
         .map(|(_, r)| r)
-        .ok_or_else(|| BenchError("unreadable /proc/self/stat".into()))?;
+        .ok_or_else(|| BenchError(format!("unreadable {path}")))?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 here.

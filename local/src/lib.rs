@@ -421,3 +421,44 @@ pub async fn start_with(
         server,
     })
 }
+
+/// A sample event's time fields set to now, as API Gateway would send them
+/// (an old `connectedAt` would make every reply carry a `reconnect` frame).
+pub fn current_times(mut event: serde_json::Value) -> serde_json::Value {
+    let now = wsfn::time::now_millis();
+    if let Some(ctx) = event
+        .get_mut("requestContext")
+        .and_then(|c| c.as_object_mut())
+    {
+        for field in ["connectedAt", "requestTimeEpoch"] {
+            if ctx.contains_key(field) {
+                ctx.insert(field.into(), serde_json::json!(now));
+            }
+        }
+        if ctx.contains_key("requestTime") {
+            ctx.insert(
+                "requestTime".into(),
+                serde_json::json!(wsfn::time::format_clf(now)),
+            );
+        }
+    }
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sample_event_times_become_current() {
+        let event = serde_json::json!({"requestContext": {"connectedAt": 1, "requestTimeEpoch": 2, "requestTime": "x"}, "body": "{}"});
+        let now = wsfn::time::now_millis();
+        let e = super::current_times(event);
+        let ctx = &e["requestContext"];
+        assert!(ctx["connectedAt"].as_u64().unwrap_or(0) >= now);
+        assert!(ctx["requestTimeEpoch"].as_u64().unwrap_or(0) >= now);
+        assert_ne!(ctx["requestTime"], "x");
+        assert_eq!(e["body"], "{}");
+        // Events without a request context (publish, fanout) are untouched.
+        let publish = serde_json::json!({"channel": "room:a", "data": 1});
+        assert_eq!(super::current_times(publish.clone()), publish);
+    }
+}

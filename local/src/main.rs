@@ -61,7 +61,7 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let event = current_times(event);
+    let event = wsfn_local::current_times(event);
     let mut opts = Options::new(args.template.clone());
     opts.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     opts.quiet = true;
@@ -134,29 +134,6 @@ async fn invoke(args: InvokeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// A sample event's time fields set to now, as API Gateway would send them
-/// (an old `connectedAt` would make every reply carry a `reconnect` frame).
-fn current_times(mut event: serde_json::Value) -> serde_json::Value {
-    let now = wsfn::time::now_millis();
-    if let Some(ctx) = event
-        .get_mut("requestContext")
-        .and_then(|c| c.as_object_mut())
-    {
-        for field in ["connectedAt", "requestTimeEpoch"] {
-            if ctx.contains_key(field) {
-                ctx.insert(field.into(), serde_json::json!(now));
-            }
-        }
-        if ctx.contains_key("requestTime") {
-            ctx.insert(
-                "requestTime".into(),
-                serde_json::json!(wsfn::time::format_clf(now)),
-            );
-        }
-    }
-    event
 }
 
 #[derive(Args)]
@@ -390,22 +367,4 @@ async fn main() -> ExitCode {
     running.shutdown().await;
     eprintln!("wsfn-local: session totals: {}", metrics.summary());
     ExitCode::SUCCESS
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sample_event_times_become_current() {
-        let event = serde_json::json!({"requestContext": {"connectedAt": 1, "requestTimeEpoch": 2, "requestTime": "x"}, "body": "{}"});
-        let now = wsfn::time::now_millis();
-        let e = super::current_times(event);
-        let ctx = &e["requestContext"];
-        assert!(ctx["connectedAt"].as_u64().unwrap_or(0) >= now);
-        assert!(ctx["requestTimeEpoch"].as_u64().unwrap_or(0) >= now);
-        assert_ne!(ctx["requestTime"], "x");
-        assert_eq!(e["body"], "{}");
-        // Events without a request context (publish, fanout) are untouched.
-        let publish = serde_json::json!({"channel": "room:a", "data": 1});
-        assert_eq!(super::current_times(publish.clone()), publish);
-    }
 }

@@ -20,6 +20,7 @@ mod error;
 pub mod events;
 pub mod fanout;
 pub mod handlers;
+mod http;
 pub mod logging;
 pub mod metrics;
 pub mod protocol;

@@ -52,8 +52,8 @@ impl Calls {
     }
 }
 
-#[tokio::test]
-async fn cost_per_action() {
+/// A DynamoDB Local backend on a fresh table whose every call is counted.
+async fn counted_backend(prefix: &str) -> (Calls, Backend) {
     let calls = Calls::default();
     let conf = common::dynamo_client()
         .await
@@ -62,16 +62,19 @@ async fn cost_per_action() {
         .interceptor(calls.clone())
         .build();
     let client = ddb::Client::from_conf(conf);
-    let table = common::unique("wsfn-cost");
+    let table = common::unique(prefix);
     create_table(&client, &table).await.unwrap();
     let store = Arc::new(DynamoStore::new(client, table.clone()));
+    (calls, Backend::Dynamo(store, table))
+}
+
+#[tokio::test]
+async fn cost_per_action() {
+    let (calls, backend) = counted_backend("wsfn-cost").await;
     // Frames here come back to back; at 1,000/s each one is "on time", so
     // the table shows the common case of one rate-limit write per frame (a
     // frame faster than the sustained rate costs a second UpdateItem).
-    let mut h = Harness::new(
-        Backend::Dynamo(store, table),
-        &[("RATE_LIMIT_PER_SECOND", "1000")],
-    );
+    let mut h = Harness::new(backend, &[("RATE_LIMIT_PER_SECOND", "1000")]);
     // Sharding is on (default shard size): channels this small never use it.
     let shards = RecordingDispatcher::new();
     h.app = h.app.clone().with_dispatcher(Arc::new(shards.clone()));
@@ -224,19 +227,9 @@ async fn cost_per_action() {
 /// running the shards (as Lambda would) reaches every subscriber once.
 #[tokio::test]
 async fn a_big_channel_is_split_into_shards() {
-    let calls = Calls::default();
-    let conf = common::dynamo_client()
-        .await
-        .config()
-        .to_builder()
-        .interceptor(calls.clone())
-        .build();
-    let client = ddb::Client::from_conf(conf);
-    let table = common::unique("wsfn-shards");
-    create_table(&client, &table).await.unwrap();
-    let store = Arc::new(DynamoStore::new(client, table.clone()));
+    let (calls, backend) = counted_backend("wsfn-shards").await;
     let mut h = Harness::new(
-        Backend::Dynamo(store, table),
+        backend,
         &[
             ("RATE_LIMIT_PER_SECOND", "1000"),
             ("FANOUT_SHARD_SIZE", "10"),

@@ -34,10 +34,8 @@ pub trait JwksFetcher: Send + Sync + std::fmt::Debug {
 
 /// HTTPS (or loopback HTTP) GET with the system's root certificates.
 pub struct HttpFetcher {
-    client: hyper_util::client::legacy::Client<
-        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        http_body_util::Empty<bytes::Bytes>,
-    >,
+    client:
+        hyper_util::client::legacy::Client<crate::http::Https, http_body_util::Empty<bytes::Bytes>>,
 }
 
 impl std::fmt::Debug for HttpFetcher {
@@ -49,12 +47,7 @@ impl std::fmt::Debug for HttpFetcher {
 impl HttpFetcher {
     /// A client with the platform's root certificates.
     pub fn new() -> Result<Self, String> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("no root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let https = crate::http::https_connector()?;
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build(https);

@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Full};
 use super::{ManagementPusher, PushError, Pusher};
 use crate::sigv4::{amz_date, authorization, sha256_hex, uri_encode, Request, SigningKey};
 
-type Https = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+use crate::http::Https;
 
 /// No push waits longer than this for an answer.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,12 +61,7 @@ impl SignedPusher {
             .authority()
             .map(|a| a.as_str().to_string())
             .ok_or_else(|| format!("management endpoint `{endpoint}` has no host"))?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("no root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let https = crate::http::https_connector()?;
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(60))
