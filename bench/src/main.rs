@@ -465,6 +465,7 @@ async fn main() -> ExitCode {
                 gone: 0.0,
                 throttle: args.fail_429,
                 error: args.fail_500,
+                ..Faults::default()
             };
             let running = match gateway(opts).await {
                 Ok(r) => r,

@@ -37,6 +37,7 @@ impl Console {
         management: &str,
         store: &str,
         dev_secret: bool,
+        demo: Option<&str>,
     ) {
         let c = self.color;
         let mut out = String::new();
@@ -47,6 +48,12 @@ impl Console {
         out.push_str(&format!("  WebSocket   {}\n", paint(c, "1", ws_url)));
         out.push_str(&format!("  Management  {management}/@connections/{{id}}\n"));
         out.push_str(&format!("  Store       {store}\n"));
+        if let Some(demo) = demo {
+            out.push_str(&format!(
+                "  Demo        {}  (a chat; --no-demo turns it off)\n",
+                paint(c, "1", demo)
+            ));
+        }
         out.push_str(&format!(
             "  Routes      ({})\n",
             spec.route_selection_expression

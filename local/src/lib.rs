@@ -4,6 +4,7 @@
 
 pub mod connections;
 pub mod console;
+pub mod dev;
 pub mod gateway;
 pub mod ids;
 pub mod invoker;
@@ -67,6 +68,8 @@ pub struct Options {
     /// Run the built binaries through the Lambda Runtime API (needs
     /// DynamoDB: processes cannot share the embedded store).
     pub runtime_api: Option<RuntimeApiOptions>,
+    /// Serve the demo app at `/` (`--no-demo` turns it off).
+    pub demo: bool,
 }
 
 /// `--invoker runtime-api` settings.
@@ -103,6 +106,7 @@ impl Options {
             async_concurrency: 32,
             capture_pushes: false,
             runtime_api: None,
+            demo: true,
         }
     }
 }
@@ -183,17 +187,25 @@ impl Running {
 
 /// The HTTP surface: WebSocket upgrades on `/`, management API and
 /// `/metrics` beside it.
-pub fn router(
-    gw: Arc<Gateway>,
-    management: Arc<management::Surface>,
-    registry: Arc<metrics::Registry>,
-) -> Router {
+pub fn router(dev: Arc<dev::Dev>, registry: Arc<metrics::Registry>) -> Router {
+    let gw = dev.gw.clone();
+    let management = dev.management.clone();
     let mgmt = get(management::get)
         .post(management::post)
         .delete(management::delete)
         .with_state(management);
     Router::new()
-        .route("/", get(gateway::upgrade).with_state(gw.clone()))
+        .route("/", get(dev::root).with_state(dev.clone()))
+        .route("/demo/{file}", get(dev::asset).with_state(dev.clone()))
+        .route(
+            "/_wsfn/token",
+            axum::routing::post(dev::token).with_state(dev.clone()),
+        )
+        .route("/_wsfn/stats", get(dev::stats).with_state(dev.clone()))
+        .route(
+            "/_wsfn/connections/{id}",
+            axum::routing::delete(dev::drop_connection).with_state(dev),
+        )
         .route("/metrics", get(metrics::serve).with_state(registry))
         .route(
             "/2015-03-31/functions/{name}/invocations",
@@ -316,6 +328,7 @@ pub async fn start_with(
             lambda: Some(lambda),
         },
     )?;
+    let tokens = token_issuer(&spec, &process, &management_endpoint);
     let mut runtime = None;
     let invoker: Arc<dyn Invoker> = match &opts.runtime_api {
         None => Arc::new(invoker),
@@ -396,8 +409,13 @@ pub async fn start_with(
     } else {
         surface
     });
-    let app = router(gw.clone(), management.clone(), registry.clone())
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let dev = Arc::new(dev::Dev {
+        gw: gw.clone(),
+        demo: opts.demo,
+        tokens,
+        management: management.clone(),
+    });
+    let app = router(dev, registry.clone()).into_make_service_with_connect_info::<SocketAddr>();
     // Small frames both ways: without TCP_NODELAY, Nagle + delayed ACK adds ~40 ms.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
@@ -419,6 +437,26 @@ pub async fn start_with(
         management,
         runtime,
         server,
+    })
+}
+
+/// How the functions' tokens are signed, when wsfn-local can sign them
+/// (HS256 with `JWT_SECRET` or the dev secret).
+fn token_issuer(
+    spec: &template::ApiSpec,
+    process: &dyn Fn(&str) -> Option<String>,
+    management_endpoint: &str,
+) -> Option<dev::TokenIssuer> {
+    let f = spec.functions.values().next()?;
+    let (env, _) = invoker::function_env(f, process, management_endpoint);
+    let get = |k: &str| env.get(k).filter(|v| !v.trim().is_empty()).cloned();
+    if get("JWT_PUBLIC_KEY").is_some() || get("JWT_JWKS_URL").is_some() {
+        return None;
+    }
+    Some(dev::TokenIssuer {
+        secret: get("JWT_SECRET")?,
+        issuer: get("JWT_ISSUER"),
+        audience: get("JWT_AUDIENCE"),
     })
 }
 

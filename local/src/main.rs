@@ -171,6 +171,13 @@ struct Serve {
     /// Share of POSTs answered 500 (0.0-1.0).
     #[arg(long, default_value_t = 0.0)]
     fail_500: f64,
+    /// Share of `message` deliveries silently dropped (0.0-1.0): the POST
+    /// answers 200 and the frame never reaches the socket (client recovery drill).
+    #[arg(long, default_value_t = 0.0)]
+    drop_deliveries: f64,
+    /// Do not serve the demo app at `/`.
+    #[arg(long)]
+    no_demo: bool,
     /// Account-wide @connections rate limit to emulate, requests per second
     /// (API Gateway's default is 10000); beyond it answers 429.
     #[arg(long, value_name = "RPS")]
@@ -279,6 +286,7 @@ async fn main() -> ExitCode {
         ("--fail-410", s.fail_410),
         ("--fail-429", s.fail_429),
         ("--fail-500", s.fail_500),
+        ("--drop-deliveries", s.drop_deliveries),
     ] {
         if !(0.0..=1.0).contains(&v) {
             eprintln!("wsfn-local: {name} must be between 0 and 1");
@@ -335,6 +343,7 @@ async fn main() -> ExitCode {
             gone: s.fail_410,
             throttle: s.fail_429,
             error: s.fail_500,
+            drop_messages: s.drop_deliveries,
         },
         quiet: s.quiet,
         emf: s.emf,
@@ -345,7 +354,9 @@ async fn main() -> ExitCode {
         async_concurrency: s.async_concurrency.max(1),
         capture_pushes: false,
         runtime_api,
+        demo: !s.no_demo,
     };
+    let demo = opts.demo;
     let running = match start(opts).await {
         Ok(r) => r,
         Err(e) => {
@@ -359,6 +370,7 @@ async fn main() -> ExitCode {
         &running.management_endpoint(),
         &running.store_label,
         running.dev_secret,
+        demo.then(|| format!("http://{}/", running.addr)).as_deref(),
     );
     let _ = tokio::signal::ctrl_c().await;
     let open = running.gateway.connections.len();

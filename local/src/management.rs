@@ -65,6 +65,8 @@ pub struct Surface {
     pub virtuals: Option<Arc<Virtuals>>,
     /// Requests refused by the account throttle.
     pub throttled: std::sync::atomic::AtomicU64,
+    /// `message` frames the delivery-drop fault swallowed.
+    pub dropped: std::sync::atomic::AtomicU64,
     /// `wsfn-local invoke`: frames POSTed to connections without a socket,
     /// answered 200 and kept here to be shown.
     pub captured: Option<Mutex<Vec<(String, String)>>>,
@@ -80,6 +82,7 @@ impl Surface {
             throttle: rps.map(|r| Mutex::new(Bucket::new(r))),
             virtuals: virtuals.then(|| Arc::new(Virtuals::default())),
             throttled: Default::default(),
+            dropped: Default::default(),
             captured: None,
         }
     }
@@ -123,6 +126,9 @@ pub struct Faults {
     pub throttle: f64,
     /// Share answered 500 InternalServerErrorException.
     pub error: f64,
+    /// Share of `message` frames answered 200 and never delivered (a lossy
+    /// path: clients must find the gap by `seq` and fill it from history).
+    pub drop_messages: f64,
 }
 
 /// An error answer in the management API's wire shape.
@@ -262,6 +268,15 @@ pub async fn post(
         }
         return aws_error(StatusCode::GONE, "GoneException", "");
     };
+    if faults.drop_messages > 0.0
+        && is_message(&body)
+        && rand::random::<f64>() < faults.drop_messages
+    {
+        surface
+            .dropped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return empty(StatusCode::OK);
+    }
     let frame = match String::from_utf8(body.to_vec()) {
         Ok(text) => Outbound::Text(text),
         Err(e) => Outbound::Binary(e.into_bytes()),
@@ -275,6 +290,12 @@ pub async fn post(
         ),
         Err(QueueError::Gone) => aws_error(StatusCode::GONE, "GoneException", ""),
     }
+}
+
+/// Whether a pushed frame is a `message` (what the delivery-drop fault drops).
+fn is_message(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("message"))
 }
 
 /// GET: GetConnection.

@@ -1,0 +1,89 @@
+// Ordering and gap logic (node --test).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { Sequencer, backoffDelay, tokenExpiry } from '../sequencer.js';
+
+const msg = (seq, epoch = 'e1') => ({ type: 'message', channel: 'c', seq, epoch, data: seq });
+const seqs = (list) => list.map((m) => m.seq);
+
+test('in-order messages are delivered at once', () => {
+  const s = new Sequencer();
+  s.start('e1', 0);
+  assert.deepEqual(seqs(s.push(msg(1))), [1]);
+  assert.deepEqual(seqs(s.push(msg(2))), [2]);
+  assert.equal(s.behind, false);
+});
+
+test('early messages wait for the gap, then come out in order', () => {
+  const s = new Sequencer();
+  s.start('e1', 3);
+  assert.deepEqual(s.push(msg(6)), []);
+  assert.deepEqual(s.push(msg(5)), []);
+  assert.equal(s.behind, true);
+  assert.equal(s.nextHeld, 5);
+  assert.deepEqual(seqs(s.push(msg(4))), [4, 5, 6]);
+  assert.equal(s.behind, false);
+});
+
+test('duplicates and old messages are dropped', () => {
+  const s = new Sequencer();
+  s.start('e1', 0);
+  s.push(msg(1));
+  assert.deepEqual(s.push(msg(1)), []);
+  s.push(msg(3));
+  assert.deepEqual(s.push(msg(3)), [], 'a held message is not held twice');
+  assert.deepEqual(seqs(s.push(msg(2))), [2, 3]);
+  assert.deepEqual(s.push(msg(2)), []);
+});
+
+test('skipTo declares a range lost and releases what follows', () => {
+  const s = new Sequencer();
+  s.start('e1', 0);
+  s.push(msg(4));
+  s.push(msg(5));
+  assert.deepEqual(seqs(s.skipTo(3)), [4, 5]);
+  assert.equal(s.seq, 5);
+  assert.deepEqual(s.skipTo(2), [], 'never moves back');
+});
+
+test('acks and subscribed replies raise the head: a missing seq shows as behind', () => {
+  const s = new Sequencer();
+  s.start('e1', 2);
+  s.see(4);
+  assert.equal(s.behind, true);
+  s.push(msg(3));
+  s.push(msg(4));
+  assert.equal(s.behind, false);
+});
+
+test('messages before the first subscribed reply are held, then kept past the start', () => {
+  const s = new Sequencer();
+  assert.deepEqual(s.push(msg(1)), [], 'nothing is delivered before start');
+  s.push(msg(8));
+  s.push(msg(9));
+  assert.deepEqual(seqs(s.start('e1', 7)), [8, 9]);
+  assert.equal(s.seq, 9);
+});
+
+test('another epoch is recognised; an empty epoch adopts the first stream seen', () => {
+  const s = new Sequencer();
+  s.start('', 0);
+  assert.equal(s.isOtherEpoch('e1'), false);
+  assert.deepEqual(seqs(s.push(msg(1, 'e1'))), [1]);
+  assert.equal(s.epoch, 'e1');
+  assert.equal(s.isOtherEpoch('e2'), true);
+});
+
+test('full jitter: uniform below min(cap, base * 2^attempt)', () => {
+  assert.equal(backoffDelay(0, { baseMs: 500, capMs: 20000 }, () => 0.999), 499);
+  assert.equal(backoffDelay(3, { baseMs: 500, capMs: 20000 }, () => 0.5), 2000);
+  assert.equal(backoffDelay(10, { baseMs: 500, capMs: 20000 }, () => 0.999), 19980);
+  assert.equal(backoffDelay(1000, { baseMs: 500, capMs: 20000 }, () => 0), 0);
+  for (let i = 0; i < 100; i++) assert.ok(backoffDelay(2) < 2000);
+});
+
+test('token expiry is read from the payload', () => {
+  const payload = Buffer.from(JSON.stringify({ sub: 'a', exp: 1700000000 })).toString('base64url');
+  assert.equal(tokenExpiry(`x.${payload}.y`), 1700000000 * 1000);
+  assert.equal(tokenExpiry('garbage'), null);
+});

@@ -1,0 +1,143 @@
+// Type declarations for wsfn.js (docs/protocol.md is the wire contract).
+
+export type State = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+/** A `message` frame: one publish on a channel. */
+export interface Message<T = unknown> {
+  type: 'message';
+  channel: string;
+  seq: number;
+  epoch: string;
+  data: T;
+  /** The publisher's `sub`, or `@server` for the backend's publishes. */
+  from: string;
+  ts: number;
+  id?: string;
+}
+
+export interface Ack {
+  type: 'ack';
+  id: string;
+  channel: string;
+  seq: number;
+  /** True when the server had already stored this publish (a retry). */
+  duplicate: boolean;
+}
+
+export interface Since {
+  seq: number;
+  epoch: string;
+}
+
+export interface HistoryPage<T = unknown> {
+  type: 'history';
+  channel: string;
+  epoch: string;
+  messages: Message<T>[];
+  complete: boolean;
+}
+
+export interface Member {
+  user: string;
+  connections: number;
+}
+
+/** After a reconnect: whether every missed message was delivered. */
+export interface Recovered {
+  channel: string;
+  recovered: boolean;
+  /** Seq ranges that history no longer holds. */
+  lost?: { from: number; to: number }[];
+  /** `epoch`: the stream restarted; its earlier messages are gone. */
+  reason?: 'epoch';
+}
+
+export interface BackoffOptions {
+  /** First reconnect delay ceiling (500 ms). */
+  baseMs?: number;
+  /** Largest delay ceiling (20 s). */
+  capMs?: number;
+}
+
+export interface ClientOptions {
+  /** Returns a JWT; called before connecting and `refreshLeadMs` before `exp`. */
+  getToken?: () => Promise<string> | string;
+  /** A fixed token (no refresh). */
+  token?: string;
+  /** WebSocket constructor (default: the global one). */
+  WebSocket?: new (url: string, protocols?: string | string[]) => WebSocket;
+  /** Ping every (25 s). */
+  pingIntervalMs?: number;
+  /** A ping without a pong this long means a dead socket (10 s). */
+  pongTimeoutMs?: number;
+  /** Full-jitter reconnect backoff. */
+  backoff?: BackoffOptions;
+  /** A connection up this long resets the backoff (60 s). */
+  stableAfterMs?: number;
+  /** Refresh the token this long before `exp` (30 s). */
+  refreshLeadMs?: number;
+  /** Replies later than this fail the request (10 s). */
+  requestTimeoutMs?: number;
+  /** An unacked publish fails after this long (240 s, below the server's 300 s idempotency window). */
+  publishTimeoutMs?: number;
+  /** How long an out-of-order message waits for its gap before history is read (1 s). */
+  gapWaitMs?: number;
+  /** Every Nth heartbeat also checks quiet channels for lost messages (10). */
+  syncEveryPings?: number;
+}
+
+export class WsfnError extends Error {
+  /** A protocol error code (`forbidden`, `rate_limited`, ...) or `timeout`, `disconnected`, `closed`. */
+  code: string;
+  frame?: unknown;
+}
+
+export class Channel<T = unknown> {
+  readonly name: string;
+  /** Receives each message once, in `seq` order; resolves when subscribed. */
+  subscribe(onMessage?: (message: Message<T>) => void): Promise<void>;
+  unsubscribe(): Promise<void>;
+  /** Resolves with the ack; retried across reconnects with one id, never stored twice. */
+  publish(data: T): Promise<Ack>;
+  /** One page of history. */
+  history(options?: { since?: Since; limit?: number }): Promise<HistoryPage<T>>;
+  /** Every member (all pages). */
+  presence(): Promise<Member[]>;
+}
+
+export class Client {
+  constructor(url: string, options: ClientOptions);
+  readonly state: State;
+  /** This connection's id (from `pong`), for server-side tooling; null while disconnected. */
+  readonly connectionId: string | null;
+  readonly connected: boolean;
+  channel<T = unknown>(name: string): Channel<T>;
+  publish<T = unknown>(channel: string, data: T): Promise<Ack>;
+  connect(): void;
+  close(): void;
+  on(event: 'state', fn: (state: State) => void): () => void;
+  on(event: 'error', fn: (error: Error) => void): () => void;
+  on(event: 'recovered', fn: (report: Recovered) => void): () => void;
+  on(event: 'disconnect', fn: (close: { code: number; reason: string }) => void): () => void;
+}
+
+export class Sequencer {
+  epoch: string | null;
+  seq: number;
+  head: number;
+  start(epoch: string, seq: number): Message[];
+  isOtherEpoch(epoch: string): boolean;
+  see(seq: number): void;
+  push(message: Message): Message[];
+  skipTo(seq: number): Message[];
+  readonly behind: boolean;
+  readonly nextHeld: number | null;
+}
+
+export function backoffDelay(
+  attempt: number,
+  options?: BackoffOptions,
+  random?: () => number,
+): number;
+
+export function tokenExpiry(token: string): number | null;

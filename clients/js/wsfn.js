@@ -1,0 +1,333 @@
+// wsfn client for browsers and Node >= 22 (global WebSocket); no dependencies.
+// Protocol: docs/protocol.md. Heartbeats, full-jitter reconnects, resubscribe
+// with `since`, per-channel ordering and gap filling by `seq`, idempotent
+// publish retries, token refresh before `exp`.
+import { Channel } from './channel.js';
+import { Sequencer, backoffDelay, tokenExpiry } from './sequencer.js';
+
+export { Channel, Sequencer, backoffDelay, tokenExpiry };
+
+const DEFAULTS = {
+  pingIntervalMs: 25000,
+  pongTimeoutMs: 10000,
+  backoff: { baseMs: 500, capMs: 20000 },
+  stableAfterMs: 60000,
+  refreshLeadMs: 30000,
+  requestTimeoutMs: 10000,
+  // Below the server's IDEMPOTENCY_TTL_SECONDS (300): a retry after that
+  // could be stored twice, so an unacked publish fails instead.
+  publishTimeoutMs: 240000,
+  gapWaitMs: 1000,
+  syncEveryPings: 10,
+};
+
+/** An error reply from the server (`code` as in the protocol), or a client-side failure. */
+export class WsfnError extends Error {
+  constructor(code, message, frame) {
+    super(`${code}: ${message}`);
+    this.name = 'WsfnError';
+    this.code = code;
+    this.frame = frame;
+  }
+}
+
+// Publishes failing with these codes are retried (the same id: never stored twice).
+const RETRYABLE = new Set(['rate_limited', 'internal', 'timeout', 'disconnected']);
+
+function newId() {
+  if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();
+  const b = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/** A connection to a wsfn stage that survives drops; see docs/protocol.md. */
+export class Client {
+  constructor(url, options = {}) {
+    this.url = url;
+    this.options = { ...DEFAULTS, ...options, backoff: { ...DEFAULTS.backoff, ...options.backoff } };
+    this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
+    if (typeof this.WebSocket !== 'function') throw new Error('no WebSocket: pass options.WebSocket');
+    if (!options.getToken && !options.token) throw new Error('options.getToken or options.token is required');
+    this.state = 'disconnected';
+    this.connectionId = null;
+    this.token = options.token ?? null;
+    this.channels = new Map();
+    this.outbox = new Map();
+    this.pending = new Map();
+    this.listeners = new Map();
+    this.attempt = 0;
+    this.gen = 0;
+    this.ws = null;
+    this.timers = {};
+    this.nextRequest = 0;
+    this.pings = 0;
+  }
+
+  /** Listens to `state`, `error`, `recovered`; returns a function that stops listening. */
+  on(event, fn) {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event).add(fn);
+    return () => this.listeners.get(event)?.delete(fn);
+  }
+
+  emit(event, value) {
+    for (const fn of this.listeners.get(event) ?? []) {
+      try {
+        fn(value);
+      } catch (e) {
+        if (event !== 'error') this.emit('error', e);
+      }
+    }
+  }
+
+  /** The channel `name` (one object per name). */
+  channel(name) {
+    if (!this.channels.has(name)) this.channels.set(name, new Channel(this, name));
+    return this.channels.get(name);
+  }
+
+  /** Opens the connection (subscribe and publish do it too). */
+  connect() {
+    if (this.state === 'disconnected' && !this.timers.reconnect && !this.ws) this.open();
+  }
+
+  /** Closes for good: pending publishes fail, no reconnect. */
+  close() {
+    this.setState('closed');
+    this.detach(1000, 'client closed');
+    for (const e of this.outbox.values()) e.reject(new WsfnError('closed', 'client closed'));
+    this.outbox.clear();
+  }
+
+  get connected() {
+    return this.state === 'connected';
+  }
+
+  setState(state) {
+    if (this.state === state || this.state === 'closed') return;
+    this.state = state;
+    this.emit('state', state);
+  }
+
+  async freshToken() {
+    const { getToken, refreshLeadMs } = this.options;
+    const exp = this.token && tokenExpiry(this.token);
+    if (getToken && (!this.token || (exp !== null && exp - Date.now() < refreshLeadMs))) {
+      this.token = await getToken();
+    }
+    return this.token;
+  }
+
+  async open() {
+    this.setState('connecting');
+    let token;
+    try {
+      token = await this.freshToken();
+    } catch (e) {
+      this.emit('error', e);
+      return this.scheduleReconnect();
+    }
+    if (this.state === 'closed') return;
+    const gen = ++this.gen;
+    const ws = new this.WebSocket(this.url, ['wsfn.v1', `bearer.${token}`]);
+    this.ws = ws;
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      if (gen === this.gen) this.onOpen();
+    };
+    ws.onmessage = (ev) => gen === this.gen && this.onFrame(ev.data);
+    ws.onclose = (ev) => {
+      if (gen !== this.gen) return;
+      // A refused handshake looks like a close before open: the token may be stale.
+      if (!opened && this.options.getToken) this.token = null;
+      this.onClose(ev.code, ev.reason);
+    };
+    ws.onerror = () => {};
+  }
+
+  async onOpen() {
+    this.pings = 0;
+    try {
+      const pong = await this.request({ action: 'ping' }, this.options.pongTimeoutMs);
+      this.connectionId = pong.connection ?? null;
+    } catch (e) {
+      if (e.code === 'timeout') this.dead('no pong');
+      if (!e.code || !['timeout', 'disconnected'].includes(e.code)) this.emit('error', e);
+      return;
+    }
+    if (!this.ws) return;
+    this.setState('connected');
+    this.timers.ping = setInterval(() => this.heartbeat(), this.options.pingIntervalMs);
+    this.timers.stable = setTimeout(() => (this.attempt = 0), this.options.stableAfterMs);
+    this.scheduleRefresh();
+    for (const ch of this.channels.values()) if (ch.wanted) ch.resubscribe();
+    for (const entry of this.outbox.values()) this.sendPublish(entry);
+  }
+
+  onFrame(text) {
+    let f;
+    try {
+      f = JSON.parse(text);
+    } catch {
+      return this.emit('error', new WsfnError('bad_frame', 'not JSON'));
+    }
+    if (f.type === 'message') return this.channels.get(f.channel)?.onMessage(f);
+    if (f.type === 'reconnect') return this.restart(f.after_ms ?? 0);
+    const waiter = f.id !== undefined && this.pending.get(f.id);
+    if (waiter) {
+      this.pending.delete(f.id);
+      clearTimeout(waiter.timer);
+      if (f.type === 'error') waiter.reject(new WsfnError(f.code, f.message, f));
+      else waiter.resolve(f);
+    } else if (f.type === 'error') {
+      this.emit('error', new WsfnError(f.code, f.message, f));
+    }
+  }
+
+  onClose(code, reason) {
+    this.detach();
+    if (this.state === 'closed') return;
+    this.setState('disconnected');
+    this.emit('disconnect', { code, reason });
+    this.scheduleReconnect();
+  }
+
+  /** Forgets the socket (its late events are ignored) and fails what waited on it. */
+  detach(code, reason) {
+    this.gen += 1;
+    for (const t of ['ping', 'stable', 'refresh', 'reconnect']) {
+      clearTimeout(this.timers[t]);
+      clearInterval(this.timers[t]);
+      this.timers[t] = undefined;
+    }
+    const ws = this.ws;
+    this.ws = null;
+    this.connectionId = null;
+    if (ws && ws.readyState <= 1) {
+      try {
+        ws.close(code ?? 1000, reason ?? '');
+      } catch {
+        /* already closing */
+      }
+    }
+    for (const [id, w] of this.pending) {
+      clearTimeout(w.timer);
+      w.reject(new WsfnError('disconnected', 'the connection closed'));
+      this.pending.delete(id);
+    }
+    for (const ch of this.channels.values()) ch.subscribed = false;
+  }
+
+  scheduleReconnect(delay = backoffDelay(this.attempt++, this.options.backoff)) {
+    if (this.state === 'closed' || this.timers.reconnect) return;
+    this.timers.reconnect = setTimeout(() => {
+      this.timers.reconnect = undefined;
+      this.open();
+    }, delay);
+  }
+
+  /** A socket that stopped answering: drop it and reconnect. */
+  dead(reason) {
+    this.onClose(4000, reason);
+  }
+
+  /** The server asked for a new connection (`reconnect` frame, before the 2 h cap). */
+  restart(afterMs) {
+    if (this.timers.reconnect || this.state !== 'connected') return;
+    this.detach(1000, 'reconnect requested');
+    this.setState('disconnected');
+    this.scheduleReconnect(afterMs);
+  }
+
+  heartbeat() {
+    this.pings += 1;
+    const all = this.pings % this.options.syncEveryPings === 0;
+    this.request({ action: 'ping' }, this.options.pongTimeoutMs).catch((e) => {
+      if (e.code === 'timeout') this.dead('no pong');
+    });
+    for (const ch of this.channels.values()) ch.sync(all);
+  }
+
+  scheduleRefresh() {
+    const exp = this.options.getToken && this.token && tokenExpiry(this.token);
+    if (!exp) return;
+    const wait = Math.max(0, exp - this.options.refreshLeadMs - Date.now());
+    this.timers.refresh = setTimeout(() => this.refresh(), Math.min(wait, 2 ** 31 - 1));
+  }
+
+  async refresh() {
+    try {
+      this.token = await this.options.getToken();
+      await this.request({ action: 'auth', token: this.token });
+      this.scheduleRefresh();
+    } catch (e) {
+      if (e.code === 'disconnected') return;
+      this.emit('error', e);
+      this.token = null;
+      this.dead('token refresh failed');
+    }
+  }
+
+  /** Sends one frame and waits for the reply with its `id`. */
+  request(frame, timeoutMs = this.options.requestTimeoutMs) {
+    return new Promise((resolve, reject) => {
+      if (!this.ws || this.ws.readyState !== 1) {
+        return reject(new WsfnError('disconnected', 'not connected'));
+      }
+      const id = frame.id ?? `r${++this.nextRequest}`;
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new WsfnError('timeout', `no reply to ${frame.action} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.get(id)?.reject(new WsfnError('superseded', 'sent again'));
+      this.pending.set(id, { resolve, reject, timer });
+      this.ws.send(JSON.stringify({ ...frame, id }));
+    });
+  }
+
+  publish(channel, data) {
+    this.connect();
+    return new Promise((resolve, reject) => {
+      const entry = { id: newId(), channel, data, resolve, reject, tries: 0 };
+      entry.deadline = Date.now() + this.options.publishTimeoutMs;
+      this.outbox.set(entry.id, entry);
+      if (this.connected) this.sendPublish(entry);
+    });
+  }
+
+  async sendPublish(entry) {
+    if (entry.inFlight || !this.outbox.has(entry.id)) return;
+    entry.inFlight = true;
+    const { id, channel, data } = entry;
+    try {
+      const ack = await this.request({ action: 'publish', id, channel, data });
+      this.outbox.delete(id);
+      const ch = this.channels.get(channel);
+      if (ch?.subscribed) {
+        ch.seqr.see(ack.seq);
+        ch.checkGap();
+      }
+      entry.resolve(ack);
+    } catch (e) {
+      entry.inFlight = false;
+      if (e.code === 'superseded') return;
+      if (!RETRYABLE.has(e.code) && e.code !== 'unauthorized') {
+        this.outbox.delete(id);
+        return entry.reject(e);
+      }
+      if (Date.now() > entry.deadline) {
+        this.outbox.delete(id);
+        return entry.reject(new WsfnError('timeout', `publish not acknowledged: ${e.message}`));
+      }
+      // `unauthorized`: a stale token or an unknown connection; a new connection fixes both.
+      if (e.code === 'unauthorized') return this.dead('unauthorized');
+      // Disconnected: the next connection sends it again (onOpen).
+      if (e.code !== 'disconnected') {
+        const delay = backoffDelay(entry.tries++, this.options.backoff);
+        setTimeout(() => this.connected && this.sendPublish(entry), delay);
+      }
+    }
+  }
+}

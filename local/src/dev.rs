@@ -1,0 +1,225 @@
+//! Local-only developer endpoints: the demo app at `/` (static files from
+//! `clients/`, compiled in), dev tokens signed with the functions' HS256
+//! secret, and an unsigned twin of `DELETE @connections` for the demo's
+//! "drop connection" button. None of this exists in the deployed stack, and
+//! the token and drop endpoints answer loopback peers only.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{header, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::gateway::{self, Gateway};
+
+/// What the developer endpoints need.
+#[derive(Debug)]
+pub struct Dev {
+    /// The gateway (upgrades, open sockets).
+    pub gw: Arc<Gateway>,
+    /// Serve the demo app at `/`.
+    pub demo: bool,
+    /// How dev tokens are signed; `None` when the functions verify tokens
+    /// with a public key or a JWKS (wsfn-local cannot sign those).
+    pub tokens: Option<TokenIssuer>,
+    /// The management API (its fault counters).
+    pub management: Arc<crate::management::Surface>,
+}
+
+/// The functions' HS256 secret and the `iss`/`aud` they require.
+#[derive(Clone)]
+pub struct TokenIssuer {
+    /// HS256 secret.
+    pub secret: String,
+    /// `JWT_ISSUER`, put in the token when set.
+    pub issuer: Option<String>,
+    /// `JWT_AUDIENCE`, put in the token when set.
+    pub audience: Option<String>,
+}
+
+impl std::fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssuer")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+const INDEX: &str = include_str!("../../clients/demo/index.html");
+const APP: &str = include_str!("../../clients/demo/app.js");
+const STYLE: &str = include_str!("../../clients/demo/style.css");
+const LIBRARY: &str = include_str!("../../clients/js/wsfn.js");
+const CHANNEL: &str = include_str!("../../clients/js/channel.js");
+const SEQUENCER: &str = include_str!("../../clients/js/sequencer.js");
+
+fn file(kind: &'static str, text: &'static str) -> Response<Body> {
+    let mut r = Response::new(Body::from(text));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(kind));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+fn status(code: StatusCode, body: serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn is_upgrade(req: &Request) -> bool {
+    req.headers().get_all(header::UPGRADE).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|s| s.to_ascii_lowercase().contains("websocket"))
+    })
+}
+
+/// `GET /`: a WebSocket upgrade goes to the gateway; a plain GET gets the
+/// demo app (unless `--no-demo`).
+pub async fn root(
+    State(dev): State<Arc<Dev>>,
+    peer: ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response<Body> {
+    if dev.demo && !is_upgrade(&req) {
+        return file("text/html; charset=utf-8", INDEX);
+    }
+    gateway::upgrade(State(dev.gw.clone()), peer, req).await
+}
+
+/// `GET /demo/{file}`: the demo's assets and the client library (`clients/js`).
+pub async fn asset(State(dev): State<Arc<Dev>>, Path(name): Path<String>) -> Response<Body> {
+    match (dev.demo, name.as_str()) {
+        (true, "app.js") => file("text/javascript; charset=utf-8", APP),
+        (true, "style.css") => file("text/css; charset=utf-8", STYLE),
+        (true, "wsfn.js") => file("text/javascript; charset=utf-8", LIBRARY),
+        (true, "channel.js") => file("text/javascript; charset=utf-8", CHANNEL),
+        (true, "sequencer.js") => file("text/javascript; charset=utf-8", SEQUENCER),
+        _ => status(StatusCode::NOT_FOUND, json!({"message": "not found"})),
+    }
+}
+
+/// What `POST /_wsfn/token` accepts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    sub: String,
+    #[serde(default = "default_ttl")]
+    ttl: u64,
+    #[serde(default = "rooms")]
+    subscribe: Vec<String>,
+    #[serde(default = "rooms")]
+    publish: Vec<String>,
+}
+
+fn default_ttl() -> u64 {
+    3600
+}
+
+fn rooms() -> Vec<String> {
+    vec!["room:*".into()]
+}
+
+fn loopback_only(peer: &SocketAddr) -> Option<Response<Body>> {
+    (!peer.ip().is_loopback()).then(|| {
+        status(
+            StatusCode::FORBIDDEN,
+            json!({"message": "wsfn-local's developer endpoints answer loopback clients only"}),
+        )
+    })
+}
+
+/// `POST /_wsfn/token` `{"sub", "ttl"?, "subscribe"?, "publish"?}`: a dev
+/// token as `wsfn-local token` prints it, `{"token", "exp"}`.
+pub async fn token(
+    State(dev): State<Arc<Dev>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response<Body> {
+    if let Some(refused) = loopback_only(&peer) {
+        return refused;
+    }
+    let Some(issuer) = &dev.tokens else {
+        return status(
+            StatusCode::NOT_IMPLEMENTED,
+            json!({"message": "the functions verify tokens with a public key or JWKS; wsfn-local can only sign HS256 dev tokens (unset JWT_PUBLIC_KEY/JWT_JWKS_URL)"}),
+        );
+    };
+    let req: TokenRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return status(StatusCode::BAD_REQUEST, json!({"message": e.to_string()})),
+    };
+    if req.sub.is_empty() || req.sub.len() > 256 {
+        return status(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "sub must be 1-256 bytes"}),
+        );
+    }
+    if !(1..=86_400).contains(&req.ttl) {
+        return status(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "ttl must be 1-86400 seconds"}),
+        );
+    }
+    let exp = wsfn::time::now_secs() + req.ttl;
+    let claims = wsfn::auth::TokenClaims {
+        sub: req.sub,
+        exp,
+        subscribe: req.subscribe,
+        publish: req.publish,
+        rate: None,
+        nbf: None,
+        iss: issuer.issuer.clone(),
+        aud: issuer.audience.clone(),
+    };
+    match wsfn::auth::sign_hs256(&issuer.secret, &claims) {
+        Ok(token) => status(StatusCode::OK, json!({"token": token, "exp": exp})),
+        Err(e) => status(StatusCode::INTERNAL_SERVER_ERROR, json!({"message": e})),
+    }
+}
+
+/// `GET /_wsfn/stats`: what the injected faults did (`dropped_deliveries`,
+/// `throttled`) and how many sockets are open.
+pub async fn stats(State(dev): State<Arc<Dev>>) -> Response<Body> {
+    use std::sync::atomic::Ordering::Relaxed;
+    status(
+        StatusCode::OK,
+        json!({
+            "dropped_deliveries": dev.management.dropped.load(Relaxed),
+            "throttled": dev.management.throttled.load(Relaxed),
+            "connections": dev.gw.connections.len(),
+        }),
+    )
+}
+
+/// `DELETE /_wsfn/connections/{id}`: closes the socket as `DELETE
+/// @connections/{id}` does (1000), without SigV4 — for the demo's "drop
+/// connection" button, which cannot sign.
+pub async fn drop_connection(
+    State(dev): State<Arc<Dev>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+) -> Response<Body> {
+    if let Some(refused) = loopback_only(&peer) {
+        return refused;
+    }
+    match dev.gw.connections.get(&id) {
+        Some(h) if h.close(1000, "Connection Closed Normally") => {
+            status(StatusCode::OK, json!({"closed": id}))
+        }
+        _ => status(
+            StatusCode::GONE,
+            json!({"message": "no such connection", "connection": id}),
+        ),
+    }
+}
