@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The README's test command: installs DynamoDB Local if missing, starts it on
-# a free loopback port, runs every test (both stores, end-to-end through the
-# local gateway), and stops it again. Extra arguments go to `cargo test`.
+# The README's test command: installs DynamoDB Local, Chromium and
+# playwright-core if missing, starts DynamoDB Local on a free loopback port,
+# runs every test (both stores, end-to-end through the local gateway; the JS
+# client under Node's test runner; the demo in headless Chromium), and stops
+# what it started. Extra arguments go to `cargo test` (and skip the rest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/dynamodb-local.sh
+source scripts/browser.sh
+if [ "$#" -eq 0 ]; then install_browser_tools; fi
 start_dynamodb_local
 trap stop_dynamodb_local EXIT
 # Fixed dummy credentials (DynamoDB Local wants letters and digits only; it
@@ -21,4 +25,9 @@ if [ "$#" -eq 0 ]; then
   echo "--- end-to-end tests through the Runtime API (the real binaries)"
   # --workspace: the same feature set as the run above, so nothing rebuilds.
   WSFN_TEST_INVOKER=runtime-api cargo test --workspace dynamodb_local
+  echo "--- the JS client's unit tests (node --test)"
+  node --test clients/js/test/*.test.js
+  echo "--- the JS client and the demo in headless Chromium (tests/browser)"
+  # Each test starts its own wsfn-local (target/debug) and browser, and stops them.
+  (cd tests/browser && node --test --test-concurrency=1 ./*.test.js)
 fi

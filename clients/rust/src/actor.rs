@@ -1,0 +1,574 @@
+//! The task that owns the socket: connects (full-jitter backoff), pings,
+//! times requests out, retries publishes, refreshes the token, and hands
+//! frames to the channel logic (`channel.rs`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+use crate::channel::Chan;
+use crate::{Ack, Cmd, Error, Event, Options, State};
+
+/// What connects the actor to its handles.
+pub(crate) struct Links {
+    pub(crate) rx: mpsc::UnboundedReceiver<Cmd>,
+    pub(crate) tx: mpsc::WeakUnboundedSender<Cmd>,
+    pub(crate) state: watch::Sender<State>,
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) connection_id: Arc<Mutex<Option<String>>>,
+}
+
+pub(crate) struct Pub {
+    pub(crate) id: String,
+    pub(crate) channel: String,
+    pub(crate) data: Value,
+    pub(crate) done: Option<oneshot::Sender<Result<Ack, Error>>>,
+    pub(crate) deadline: Instant,
+    pub(crate) in_flight: bool,
+    pub(crate) retry_at: Option<Instant>,
+    pub(crate) tries: u32,
+}
+
+pub(crate) enum Pending {
+    Ping,
+    Subscribe { channel: String },
+    Publish { key: u64 },
+    Fill { channel: String },
+    User(oneshot::Sender<Result<Value, Error>>),
+    Auth,
+    Unsubscribe,
+}
+
+pub(crate) struct Actor {
+    pub(crate) url: String,
+    pub(crate) opts: Options,
+    pub(crate) links: Links,
+    pub(crate) token: Option<String>,
+    pub(crate) channels: HashMap<String, Chan>,
+    pub(crate) outbox: BTreeMap<u64, Pub>,
+    pub(crate) next_key: u64,
+    pub(crate) pending: HashMap<String, (Pending, Instant)>,
+    pub(crate) out: Vec<String>,
+    next_request: u64,
+    attempt: u32,
+    pub(crate) closed: bool,
+    /// The socket is open (frames can be sent).
+    open: bool,
+    /// Open and the first pong came back.
+    pub(crate) connected: bool,
+    /// Leave this socket (dead, `reconnect` frame, refused token); the delay before the next.
+    pub(crate) leave: Option<Duration>,
+    next_ping: Instant,
+    pong_deadline: Option<Instant>,
+    pings: u64,
+    stable_at: Option<Instant>,
+    refresh_at: Option<Instant>,
+}
+
+/// A JWT's `exp` (seconds), read without verifying.
+fn token_exp(token: &str) -> Option<u64> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice::<Value>(&bytes).ok()?["exp"].as_u64()
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Full jitter: uniform in [0, min(cap, base × 2^attempt)).
+pub(crate) fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let ceiling = base.saturating_mul(1 << attempt.min(20)).min(cap);
+    ceiling.mul_f64(rand::random::<f64>())
+}
+
+pub(crate) fn new_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+const RETRYABLE: [&str; 2] = ["rate_limited", "internal"];
+
+impl Actor {
+    pub(crate) fn new(url: String, opts: Options, links: Links) -> Self {
+        let now = Instant::now();
+        Self {
+            url,
+            opts,
+            links,
+            token: None,
+            channels: HashMap::new(),
+            outbox: BTreeMap::new(),
+            next_key: 0,
+            pending: HashMap::new(),
+            out: Vec::new(),
+            next_request: 0,
+            attempt: 0,
+            closed: false,
+            open: false,
+            connected: false,
+            leave: None,
+            next_ping: now,
+            pong_deadline: None,
+            pings: 0,
+            stable_at: None,
+            refresh_at: None,
+        }
+    }
+
+    pub(crate) fn emit(&self, e: Event) {
+        let _ = self.links.events.send(e);
+    }
+
+    fn set_state(&self, s: State) {
+        let changed = self.links.state.send_if_modified(|cur| {
+            let changed = *cur != s && *cur != State::Closed;
+            if changed {
+                *cur = s;
+            }
+            changed
+        });
+        if changed {
+            self.emit(Event::State(s));
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        while !self.closed {
+            self.set_state(State::Connecting);
+            let delay = match self.connect().await {
+                Ok(ws) => {
+                    self.session(ws).await;
+                    self.leave.take().unwrap_or_else(|| self.next_backoff())
+                }
+                Err(e) => {
+                    self.emit(Event::Error(e));
+                    self.next_backoff()
+                }
+            };
+            if self.closed {
+                break;
+            }
+            self.set_state(State::Disconnected);
+            let until = Instant::now() + delay;
+            while !self.closed {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => break,
+                    cmd = self.links.rx.recv() => match cmd {
+                        Some(c) => self.command(c),
+                        None => self.closed = true,
+                    },
+                }
+                self.expire_publishes();
+            }
+        }
+        self.set_state(State::Closed);
+        for (_, p) in std::mem::take(&mut self.outbox) {
+            if let Some(done) = p.done {
+                let _ = done.send(Err(Error::Closed));
+            }
+        }
+        for c in self.channels.values_mut() {
+            for w in c.waiters.drain(..) {
+                let _ = w.send(Err(Error::Closed));
+            }
+        }
+    }
+
+    fn next_backoff(&mut self) -> Duration {
+        let d = backoff(self.attempt, self.opts.backoff_base, self.opts.backoff_cap);
+        self.attempt = self.attempt.saturating_add(1);
+        d
+    }
+
+    async fn connect(
+        &mut self,
+    ) -> Result<
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        String,
+    > {
+        let lead = self.opts.refresh_lead.as_secs();
+        let stale = match &self.token {
+            None => true,
+            Some(t) => token_exp(t).is_some_and(|exp| exp <= now_secs() + lead),
+        };
+        if stale {
+            let t = self
+                .opts
+                .token
+                .fetch()
+                .await
+                .map_err(|e| format!("token: {e}"))?;
+            self.token = Some(t);
+        }
+        let token = self.token.clone().unwrap_or_default();
+        let mut req = self
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| e.to_string())?;
+        let protocols = HeaderValue::from_str(&format!("wsfn.v1, bearer.{token}"))
+            .map_err(|e| e.to_string())?;
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocols);
+        let timeout = self.opts.request_timeout;
+        match tokio::time::timeout(timeout, tokio_tungstenite::connect_async(req)).await {
+            Ok(Ok((ws, _))) => Ok(ws),
+            Ok(Err(e)) => {
+                // A refused handshake (401, 429, ...): the next try gets a fresh token.
+                self.token = None;
+                Err(format!("connect: {e}"))
+            }
+            Err(_) => Err("connect: timed out".into()),
+        }
+    }
+
+    async fn session(
+        &mut self,
+        ws: tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) {
+        let (mut sink, mut stream) = ws.split();
+        self.open = true;
+        self.pings = 0;
+        self.send(json!({"action": "ping"}), Pending::Ping);
+        self.pong_deadline = Some(Instant::now() + self.opts.pong_timeout);
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            for f in std::mem::take(&mut self.out) {
+                if sink.send(Ws::text(f)).await.is_err() {
+                    self.leave = None;
+                    return self.disconnected();
+                }
+            }
+            if self.closed || self.leave.is_some() {
+                let _ = sink.send(Ws::Close(None)).await;
+                return self.disconnected();
+            }
+            tokio::select! {
+                msg = stream.next() => match msg {
+                    Some(Ok(Ws::Text(t))) => self.on_frame(t.as_str()),
+                    Some(Ok(Ws::Close(_))) | Some(Err(_)) | None => return self.disconnected(),
+                    Some(Ok(_)) => {}
+                },
+                cmd = self.links.rx.recv() => match cmd {
+                    Some(c) => self.command(c),
+                    None => self.closed = true,
+                },
+                _ = tick.tick() => self.tick(),
+            }
+        }
+    }
+
+    fn disconnected(&mut self) {
+        self.open = false;
+        self.connected = false;
+        self.pong_deadline = None;
+        self.stable_at = None;
+        self.refresh_at = None;
+        self.out.clear();
+        *self
+            .links
+            .connection_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+        for (_, (p, _)) in std::mem::take(&mut self.pending) {
+            self.abandon(p, Error::Disconnected);
+        }
+        for c in self.channels.values_mut() {
+            c.subscribed = false;
+            c.subscribing = false;
+            c.filling = false;
+        }
+    }
+
+    /// A request that will get no reply (disconnected or timed out).
+    fn abandon(&mut self, p: Pending, e: Error) {
+        match p {
+            Pending::User(done) => {
+                let _ = done.send(Err(e));
+            }
+            Pending::Publish { key } => {
+                if let Some(p) = self.outbox.get_mut(&key) {
+                    p.in_flight = false;
+                    p.retry_at = Some(Instant::now());
+                }
+            }
+            Pending::Subscribe { channel } | Pending::Fill { channel } => {
+                if let Some(c) = self.channels.get_mut(&channel) {
+                    c.subscribing = false;
+                    c.filling = false;
+                    if matches!(e, Error::Timeout(_)) {
+                        c.retry_subscribe = !c.subscribed;
+                    }
+                }
+            }
+            Pending::Ping | Pending::Auth | Pending::Unsubscribe => {}
+        }
+    }
+
+    /// Queues a frame with a fresh request id; false when not open.
+    pub(crate) fn send(&mut self, mut frame: Value, kind: Pending) -> bool {
+        if !self.open {
+            return false;
+        }
+        let id = match frame["id"].as_str() {
+            Some(id) => id.to_string(),
+            None => {
+                self.next_request += 1;
+                format!("r{}", self.next_request)
+            }
+        };
+        frame["id"] = json!(id);
+        self.out.push(frame.to_string());
+        self.pending.insert(id, (kind, Instant::now()));
+        true
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Close => self.closed = true,
+            Cmd::Subscribe {
+                channel,
+                sink,
+                done,
+            } => self.subscribe(channel, sink, done),
+            Cmd::Publish {
+                channel,
+                data,
+                done,
+            } => {
+                self.next_key += 1;
+                let key = self.next_key;
+                self.outbox.insert(
+                    key,
+                    Pub {
+                        id: new_id(),
+                        channel,
+                        data,
+                        done: Some(done),
+                        deadline: Instant::now() + self.opts.publish_timeout,
+                        in_flight: false,
+                        retry_at: None,
+                        tries: 0,
+                    },
+                );
+                self.send_publish(key);
+            }
+            Cmd::Request { frame, done } => {
+                if !self.connected {
+                    let _ = done.send(Err(Error::Disconnected));
+                } else {
+                    self.send(frame, Pending::User(done));
+                }
+            }
+            Cmd::Token(Ok(t)) => {
+                self.token = Some(t.clone());
+                self.send(json!({"action": "auth", "token": t}), Pending::Auth);
+            }
+            Cmd::Token(Err(e)) => {
+                self.emit(Event::Error(format!("token refresh: {e}")));
+                self.token = None;
+                self.leave = Some(Duration::ZERO);
+            }
+        }
+    }
+
+    pub(crate) fn send_publish(&mut self, key: u64) {
+        if !self.connected {
+            return;
+        }
+        let Some(p) = self.outbox.get_mut(&key) else {
+            return;
+        };
+        if p.in_flight {
+            return;
+        }
+        p.in_flight = true;
+        p.retry_at = None;
+        let frame = json!({"action": "publish", "id": p.id, "channel": p.channel, "data": p.data});
+        self.send(frame, Pending::Publish { key });
+    }
+
+    /// A publish's reply: the ack, or an error that is retried or returned.
+    pub(crate) fn on_publish_reply(&mut self, key: u64, reply: Result<Ack, Error>) {
+        let Some(p) = self.outbox.get_mut(&key) else {
+            return;
+        };
+        p.in_flight = false;
+        let err = match reply {
+            Ok(ack) => {
+                if let Some(c) = self.channels.get_mut(&ack.channel) {
+                    if c.subscribed {
+                        c.seqr.see(ack.seq);
+                        c.arm_gap(self.opts.gap_wait);
+                    }
+                }
+                if let Some(done) = self.outbox.remove(&key).and_then(|p| p.done) {
+                    let _ = done.send(Ok(ack));
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        match &err {
+            Error::Server { code, .. } if code == "unauthorized" => {
+                // A stale token or a connection the server forgot: a new connection fixes both.
+                self.token = None;
+                self.leave = Some(Duration::ZERO);
+            }
+            Error::Server { code, .. } if RETRYABLE.contains(&code.as_str()) => {
+                p.retry_at = Some(
+                    Instant::now()
+                        + backoff(p.tries, self.opts.backoff_base, self.opts.backoff_cap),
+                );
+                p.tries += 1;
+            }
+            _ => {
+                if let Some(done) = self.outbox.remove(&key).and_then(|p| p.done) {
+                    let _ = done.send(Err(err));
+                }
+            }
+        }
+    }
+
+    fn expire_publishes(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<u64> = self
+            .outbox
+            .iter()
+            .filter(|(_, p)| !p.in_flight && p.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in expired {
+            if let Some(done) = self.outbox.remove(&k).and_then(|p| p.done) {
+                let _ = done.send(Err(Error::Timeout("publish not acknowledged".into())));
+            }
+        }
+    }
+
+    /// The first pong: the connection is usable.
+    pub(crate) fn on_connected(&mut self, connection: Option<String>) {
+        self.pong_deadline = None;
+        if self.connected {
+            return;
+        }
+        self.connected = true;
+        *self
+            .links
+            .connection_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = connection;
+        let now = Instant::now();
+        self.next_ping = now + self.opts.ping_interval;
+        self.stable_at = Some(now + self.opts.stable_after);
+        self.refresh_at = self.token.as_deref().and_then(token_exp).map(|exp| {
+            let wait = exp
+                .saturating_sub(now_secs())
+                .saturating_sub(self.opts.refresh_lead.as_secs());
+            now + Duration::from_secs(wait)
+        });
+        self.set_state(State::Connected);
+        let wanted: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.wanted)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in wanted {
+            self.send_subscribe(&name);
+        }
+        let keys: Vec<u64> = self.outbox.keys().copied().collect();
+        for k in keys {
+            self.send_publish(k);
+        }
+    }
+
+    pub(crate) fn on_authed(&mut self) {
+        let now = Instant::now();
+        self.refresh_at = self.token.as_deref().and_then(token_exp).map(|exp| {
+            now + Duration::from_secs(
+                exp.saturating_sub(now_secs())
+                    .saturating_sub(self.opts.refresh_lead.as_secs()),
+            )
+        });
+    }
+
+    pub(crate) fn on_reconnect_frame(&mut self, after_ms: u64) {
+        if self.connected && self.leave.is_none() {
+            self.leave = Some(Duration::from_millis(after_ms));
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        if self.pong_deadline.is_some_and(|d| d <= now) {
+            // A socket that stopped answering: leave it at once.
+            self.leave = Some(Duration::ZERO);
+            return;
+        }
+        let timeout = self.opts.request_timeout;
+        let late: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, (p, at))| !matches!(p, Pending::Ping) && *at + timeout <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in late {
+            if let Some((p, _)) = self.pending.remove(&id) {
+                self.abandon(p, Error::Timeout(format!("no reply to {id}")));
+            }
+        }
+        if !self.connected {
+            return;
+        }
+        if self.stable_at.is_some_and(|t| t <= now) {
+            self.stable_at = None;
+            self.attempt = 0;
+        }
+        if now >= self.next_ping {
+            self.next_ping = now + self.opts.ping_interval;
+            self.pings += 1;
+            self.send(json!({"action": "ping"}), Pending::Ping);
+            self.pong_deadline = Some(now + self.opts.pong_timeout);
+            let all = self.pings.checked_rem(self.opts.sync_every_pings.max(1)) == Some(0);
+            self.sync_channels(all);
+        }
+        if self.refresh_at.is_some_and(|t| t <= now) {
+            self.refresh_at = None;
+            if let Some(tx) = self.links.tx.upgrade() {
+                let fetch = self.opts.token.fetch();
+                tokio::spawn(async move {
+                    let _ = tx.send(Cmd::Token(fetch.await));
+                });
+            }
+        }
+        self.expire_publishes();
+        let due: Vec<u64> = self
+            .outbox
+            .iter()
+            .filter(|(_, p)| !p.in_flight && p.retry_at.is_some_and(|t| t <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in due {
+            self.send_publish(k);
+        }
+        self.channel_timers(now);
+    }
+}

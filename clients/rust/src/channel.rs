@@ -1,0 +1,380 @@
+//! Frames in, and per-channel logic: subscribe and resubscribe with
+//! `since`, ordered delivery, gap filling from `history`, recovery reports.
+//! The same rules as `clients/js/channel.js`.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::actor::{Actor, Pending};
+use crate::sequencer::Sequencer;
+use crate::{Ack, Error, Event, HistoryPage, Lost, Message};
+
+/// One channel's state in the actor.
+#[derive(Default)]
+pub(crate) struct Chan {
+    pub(crate) seqr: Sequencer,
+    pub(crate) sinks: Vec<mpsc::UnboundedSender<Message>>,
+    pub(crate) waiters: Vec<oneshot::Sender<Result<(), Error>>>,
+    pub(crate) wanted: bool,
+    pub(crate) subscribed: bool,
+    pub(crate) subscribing: bool,
+    pub(crate) retry_subscribe: bool,
+    pub(crate) filling: bool,
+    pub(crate) active: bool,
+    /// After a resubscribe: the head to reach, and what was lost on the way.
+    pub(crate) recovery: Option<(u64, Vec<Lost>)>,
+    pub(crate) gap_at: Option<Instant>,
+}
+
+impl Chan {
+    /// Reads history if the gap is still there after `wait`.
+    pub(crate) fn arm_gap(&mut self, wait: Duration) {
+        if self.seqr.behind() && !self.filling && self.gap_at.is_none() {
+            self.gap_at = Some(Instant::now() + wait);
+        }
+    }
+}
+
+fn server_error(f: &Value) -> Error {
+    Error::Server {
+        code: f["code"].as_str().unwrap_or("internal").to_string(),
+        message: f["message"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
+impl Actor {
+    pub(crate) fn subscribe(
+        &mut self,
+        name: String,
+        sink: mpsc::UnboundedSender<Message>,
+        done: oneshot::Sender<Result<(), Error>>,
+    ) {
+        let c = self.channels.entry(name.clone()).or_default();
+        c.sinks.push(sink);
+        c.wanted = true;
+        if c.subscribed {
+            let _ = done.send(Ok(()));
+            return;
+        }
+        c.waiters.push(done);
+        if self.connected {
+            self.send_subscribe(&name);
+        }
+    }
+
+    pub(crate) fn send_subscribe(&mut self, name: &str) {
+        let Some(c) = self.channels.get_mut(name) else {
+            return;
+        };
+        if c.subscribing {
+            return;
+        }
+        let mut frame = json!({"action": "subscribe", "channel": name});
+        if let Some(epoch) = &c.seqr.epoch {
+            frame["since"] = json!({"seq": c.seqr.seq, "epoch": epoch});
+        }
+        c.subscribing = true;
+        c.retry_subscribe = false;
+        self.send(
+            frame,
+            Pending::Subscribe {
+                channel: name.to_string(),
+            },
+        );
+    }
+
+    pub(crate) fn on_frame(&mut self, text: &str) {
+        let Ok(f) = serde_json::from_str::<Value>(text) else {
+            return self.emit(Event::Error("a frame that is not JSON".into()));
+        };
+        match f["type"].as_str() {
+            Some("message") => {
+                if let Ok(m) = serde_json::from_value::<Message>(f) {
+                    self.on_message(m);
+                }
+                return;
+            }
+            Some("reconnect") => {
+                return self.on_reconnect_frame(f["after_ms"].as_u64().unwrap_or(0))
+            }
+            _ => {}
+        }
+        let Some((kind, _)) = f["id"].as_str().and_then(|id| self.pending.remove(id)) else {
+            if f["type"] == "error" {
+                self.emit(Event::Error(server_error(&f).to_string()));
+            }
+            return;
+        };
+        let reply = if f["type"] == "error" {
+            Err(server_error(&f))
+        } else {
+            Ok(f)
+        };
+        match kind {
+            // Any reply proves the socket alive (a rate-limited ping included).
+            Pending::Ping => {
+                let id = reply.as_ref().ok().and_then(|f| f["connection"].as_str());
+                self.on_connected(id.map(str::to_string));
+            }
+            Pending::Auth => match reply {
+                Ok(_) => self.on_authed(),
+                Err(e) => {
+                    self.emit(Event::Error(format!("token refresh refused: {e}")));
+                    self.token = None;
+                    self.leave = Some(Duration::ZERO);
+                }
+            },
+            Pending::User(done) => {
+                let _ = done.send(reply);
+            }
+            Pending::Publish { key } => {
+                let ack = reply.and_then(|f| {
+                    serde_json::from_value::<Ack>(f).map_err(|e| Error::BadReply(e.to_string()))
+                });
+                self.on_publish_reply(key, ack);
+            }
+            Pending::Subscribe { channel } => self.on_subscribed(&channel, reply),
+            Pending::Fill { channel } => self.on_fill(&channel, reply),
+            Pending::Unsubscribe => {}
+        }
+    }
+
+    fn on_subscribed(&mut self, name: &str, reply: Result<Value, Error>) {
+        let gap_wait = self.opts.gap_wait;
+        let Some(c) = self.channels.get_mut(name) else {
+            return;
+        };
+        c.subscribing = false;
+        let f = match reply {
+            Ok(f) => f,
+            Err(Error::Server { code, .. }) if code == "rate_limited" || code == "internal" => {
+                c.retry_subscribe = true;
+                return;
+            }
+            Err(e) => {
+                c.wanted = false;
+                for w in c.waiters.drain(..) {
+                    let _ = w.send(Err(e.clone()));
+                }
+                return self.emit(Event::Error(format!("subscribe {name}: {e}")));
+            }
+        };
+        let epoch = f["epoch"].as_str().unwrap_or_default().to_string();
+        let head = f["seq"].as_u64().unwrap_or(0);
+        c.subscribed = true;
+        for w in c.waiters.drain(..) {
+            let _ = w.send(Ok(()));
+        }
+        if c.seqr.epoch.is_none() {
+            let ready = c.seqr.start(&epoch, head);
+            self.deliver(name, ready);
+        } else if c.seqr.is_other_epoch(&epoch) {
+            self.restart_stream(name, &epoch, head);
+        } else {
+            c.seqr.see(head);
+            c.recovery = Some((head, Vec::new()));
+            c.arm_gap(gap_wait);
+            self.check_recovered(name);
+        }
+    }
+
+    /// The stream restarted: report it, then read the new stream from its start.
+    fn restart_stream(&mut self, name: &str, epoch: &str, head: u64) {
+        self.emit(Event::Recovered {
+            channel: name.to_string(),
+            recovered: false,
+            lost: Vec::new(),
+            epoch_changed: true,
+        });
+        let Some(c) = self.channels.get_mut(name) else {
+            return;
+        };
+        c.recovery = None;
+        let ready = c.seqr.start(epoch, 0);
+        c.seqr.see(head);
+        self.deliver(name, ready);
+        self.fill(name);
+    }
+
+    fn on_message(&mut self, m: Message) {
+        let name = m.channel.clone();
+        let gap_wait = self.opts.gap_wait;
+        let Some(c) = self.channels.get_mut(&name) else {
+            return;
+        };
+        if c.seqr.is_other_epoch(&m.epoch) {
+            let (epoch, seq) = (m.epoch.clone(), m.seq);
+            return self.restart_stream(&name, &epoch, seq);
+        }
+        c.active = true;
+        let ready = c.seqr.push(m);
+        c.arm_gap(gap_wait);
+        self.deliver(&name, ready);
+    }
+
+    fn deliver(&mut self, name: &str, list: Vec<Message>) {
+        let Some(c) = self.channels.get_mut(name) else {
+            return;
+        };
+        if list.is_empty() {
+            return;
+        }
+        for m in list {
+            c.sinks.retain(|s| s.send(m.clone()).is_ok());
+        }
+        if c.sinks.is_empty() && c.wanted {
+            // Every Subscription was dropped: stop receiving this channel.
+            c.wanted = false;
+            c.subscribed = false;
+            self.send(
+                json!({"action": "unsubscribe", "channel": name}),
+                Pending::Unsubscribe,
+            );
+            return;
+        }
+        self.check_recovered(name);
+    }
+
+    fn check_recovered(&mut self, name: &str) {
+        let Some(c) = self.channels.get_mut(name) else {
+            return;
+        };
+        if let Some((target, _)) = &c.recovery {
+            if c.seqr.seq >= *target {
+                let (_, lost) = c.recovery.take().unwrap_or_default();
+                self.emit(Event::Recovered {
+                    channel: name.to_string(),
+                    recovered: lost.is_empty(),
+                    lost,
+                    epoch_changed: false,
+                });
+            }
+        }
+    }
+
+    /// Asks for the history after the last delivered seq.
+    fn fill(&mut self, name: &str) {
+        let Some(c) = self.channels.get_mut(name) else {
+            return;
+        };
+        if c.filling || !c.subscribed {
+            return;
+        }
+        let Some(epoch) = c.seqr.epoch.clone() else {
+            return;
+        };
+        c.filling = true;
+        c.gap_at = None;
+        let since = json!({"seq": c.seqr.seq, "epoch": epoch});
+        let frame = json!({"action": "history", "channel": name, "since": since, "limit": 100});
+        self.send(
+            frame,
+            Pending::Fill {
+                channel: name.to_string(),
+            },
+        );
+    }
+
+    fn on_fill(&mut self, name: &str, reply: Result<Value, Error>) {
+        let gap_wait = self.opts.gap_wait;
+        let Some(c) = self.channels.get_mut(name) else {
+            return;
+        };
+        c.filling = false;
+        let Ok(page) = reply.and_then(|f| {
+            serde_json::from_value::<HistoryPage>(f).map_err(|e| Error::BadReply(e.to_string()))
+        }) else {
+            c.arm_gap(gap_wait);
+            return;
+        };
+        if c.seqr.is_other_epoch(&page.epoch) {
+            return self.restart_stream(name, &page.epoch, 0);
+        }
+        let since = c.seqr.seq;
+        let lost_to = match page.messages.first() {
+            Some(m) => m.seq.saturating_sub(1),
+            None if page.complete => since,
+            None => c.seqr.next_held().unwrap_or(c.seqr.head + 1) - 1,
+        };
+        let mut ready = Vec::new();
+        if lost_to > since {
+            let range = Lost {
+                from: since + 1,
+                to: lost_to,
+            };
+            let in_recovery = match &mut c.recovery {
+                Some((_, lost)) => {
+                    lost.push(range);
+                    true
+                }
+                None => false,
+            };
+            ready.extend(c.seqr.skip_to(lost_to));
+            if !in_recovery {
+                self.report_lost(name, range);
+            }
+        }
+        let more = !page.complete && !page.messages.is_empty();
+        if let Some(c) = self.channels.get_mut(name) {
+            for m in page.messages {
+                ready.extend(c.seqr.push(m));
+            }
+        }
+        self.deliver(name, ready);
+        if more {
+            return self.fill(name);
+        }
+        self.check_recovered(name);
+        if let Some(c) = self.channels.get_mut(name) {
+            c.arm_gap(gap_wait);
+        }
+    }
+
+    fn report_lost(&self, name: &str, range: Lost) {
+        self.emit(Event::Recovered {
+            channel: name.to_string(),
+            recovered: false,
+            lost: vec![range],
+            epoch_changed: false,
+        });
+    }
+
+    /// Heartbeat: channels that had traffic (or all, every Nth) read what follows their last seq.
+    pub(crate) fn sync_channels(&mut self, all: bool) {
+        let names: Vec<String> = self
+            .channels
+            .iter_mut()
+            .filter(|(_, c)| c.subscribed && (c.active || all || c.seqr.behind()))
+            .map(|(n, c)| {
+                c.active = false;
+                n.clone()
+            })
+            .collect();
+        for n in names {
+            self.fill(&n);
+        }
+    }
+
+    /// Gap timers and subscribe retries.
+    pub(crate) fn channel_timers(&mut self, now: Instant) {
+        let due: Vec<(String, bool)> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.gap_at.is_some_and(|t| t <= now) || (c.retry_subscribe && c.wanted))
+            .map(|(n, c)| (n.clone(), c.retry_subscribe && c.wanted))
+            .collect();
+        for (name, resubscribe) in due {
+            if resubscribe {
+                self.send_subscribe(&name);
+            } else {
+                if let Some(c) = self.channels.get_mut(&name) {
+                    c.gap_at = None;
+                }
+                self.fill(&name);
+            }
+        }
+    }
+}
