@@ -15,7 +15,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 use crate::channel::Chan;
-use crate::{Ack, Cmd, Error, Event, Options, State};
+use crate::publish::Pub;
+use crate::timers::{backoff, now_secs, token_exp};
+use crate::{Cmd, Error, Event, Options, State};
 
 /// What connects the actor to its handles.
 pub(crate) struct Links {
@@ -24,17 +26,6 @@ pub(crate) struct Links {
     pub(crate) state: watch::Sender<State>,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) connection_id: Arc<Mutex<Option<String>>>,
-}
-
-pub(crate) struct Pub {
-    pub(crate) id: String,
-    pub(crate) channel: String,
-    pub(crate) data: Value,
-    pub(crate) done: Option<oneshot::Sender<Result<Ack, Error>>>,
-    pub(crate) deadline: Instant,
-    pub(crate) in_flight: bool,
-    pub(crate) retry_at: Option<Instant>,
-    pub(crate) tries: u32,
 }
 
 pub(crate) enum Pending {
@@ -57,50 +48,21 @@ pub(crate) struct Actor {
     pub(crate) next_key: u64,
     pub(crate) pending: HashMap<String, (Pending, Instant)>,
     pub(crate) out: Vec<String>,
-    next_request: u64,
-    attempt: u32,
+    pub(crate) next_request: u64,
+    pub(crate) attempt: u32,
     pub(crate) closed: bool,
     /// The socket is open (frames can be sent).
-    open: bool,
+    pub(crate) open: bool,
     /// Open and the first pong came back.
     pub(crate) connected: bool,
     /// Leave this socket (dead, `reconnect` frame, refused token); the delay before the next.
     pub(crate) leave: Option<Duration>,
-    next_ping: Instant,
-    pong_deadline: Option<Instant>,
-    pings: u64,
-    stable_at: Option<Instant>,
-    refresh_at: Option<Instant>,
+    pub(crate) next_ping: Instant,
+    pub(crate) pong_deadline: Option<Instant>,
+    pub(crate) pings: u64,
+    pub(crate) stable_at: Option<Instant>,
+    pub(crate) refresh_at: Option<Instant>,
 }
-
-/// A JWT's `exp` (seconds), read without verifying.
-fn token_exp(token: &str) -> Option<u64> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    serde_json::from_slice::<Value>(&bytes).ok()?["exp"].as_u64()
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Full jitter: uniform in [0, min(cap, base × 2^attempt)).
-pub(crate) fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
-    let ceiling = base.saturating_mul(1 << attempt.min(20)).min(cap);
-    ceiling.mul_f64(rand::random::<f64>())
-}
-
-pub(crate) fn new_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
-}
-
-const RETRYABLE: [&str; 2] = ["rate_limited", "internal"];
 
 impl Actor {
     pub(crate) fn new(url: String, opts: Options, links: Links) -> Self {
@@ -299,7 +261,7 @@ impl Actor {
     }
 
     /// A request that will get no reply (disconnected or timed out).
-    fn abandon(&mut self, p: Pending, e: Error) {
+    pub(crate) fn abandon(&mut self, p: Pending, e: Error) {
         match p {
             Pending::User(done) => {
                 let _ = done.send(Err(e));
@@ -353,24 +315,7 @@ impl Actor {
                 channel,
                 data,
                 done,
-            } => {
-                self.next_key += 1;
-                let key = self.next_key;
-                self.outbox.insert(
-                    key,
-                    Pub {
-                        id: new_id(),
-                        channel,
-                        data,
-                        done: Some(done),
-                        deadline: Instant::now() + self.opts.publish_timeout,
-                        in_flight: false,
-                        retry_at: None,
-                        tries: 0,
-                    },
-                );
-                self.send_publish(key);
-            }
+            } => self.enqueue_publish(channel, data, done),
             Cmd::Request { frame, done } => {
                 if !self.connected {
                     let _ = done.send(Err(Error::Disconnected));
@@ -386,79 +331,6 @@ impl Actor {
                 self.emit(Event::Error(format!("token refresh: {e}")));
                 self.token = None;
                 self.leave = Some(Duration::ZERO);
-            }
-        }
-    }
-
-    pub(crate) fn send_publish(&mut self, key: u64) {
-        if !self.connected {
-            return;
-        }
-        let Some(p) = self.outbox.get_mut(&key) else {
-            return;
-        };
-        if p.in_flight {
-            return;
-        }
-        p.in_flight = true;
-        p.retry_at = None;
-        let frame = json!({"action": "publish", "id": p.id, "channel": p.channel, "data": p.data});
-        self.send(frame, Pending::Publish { key });
-    }
-
-    /// A publish's reply: the ack, or an error that is retried or returned.
-    pub(crate) fn on_publish_reply(&mut self, key: u64, reply: Result<Ack, Error>) {
-        let Some(p) = self.outbox.get_mut(&key) else {
-            return;
-        };
-        p.in_flight = false;
-        let err = match reply {
-            Ok(ack) => {
-                if let Some(c) = self.channels.get_mut(&ack.channel) {
-                    if c.subscribed {
-                        c.seqr.see(ack.seq);
-                        c.arm_gap(self.opts.gap_wait);
-                    }
-                }
-                if let Some(done) = self.outbox.remove(&key).and_then(|p| p.done) {
-                    let _ = done.send(Ok(ack));
-                }
-                return;
-            }
-            Err(e) => e,
-        };
-        match &err {
-            Error::Server { code, .. } if code == "unauthorized" => {
-                // A stale token or a connection the server forgot: a new connection fixes both.
-                self.token = None;
-                self.leave = Some(Duration::ZERO);
-            }
-            Error::Server { code, .. } if RETRYABLE.contains(&code.as_str()) => {
-                p.retry_at = Some(
-                    Instant::now()
-                        + backoff(p.tries, self.opts.backoff_base, self.opts.backoff_cap),
-                );
-                p.tries += 1;
-            }
-            _ => {
-                if let Some(done) = self.outbox.remove(&key).and_then(|p| p.done) {
-                    let _ = done.send(Err(err));
-                }
-            }
-        }
-    }
-
-    fn expire_publishes(&mut self) {
-        let now = Instant::now();
-        let expired: Vec<u64> = self
-            .outbox
-            .iter()
-            .filter(|(_, p)| !p.in_flight && p.deadline <= now)
-            .map(|(k, _)| *k)
-            .collect();
-        for k in expired {
-            if let Some(done) = self.outbox.remove(&k).and_then(|p| p.done) {
-                let _ = done.send(Err(Error::Timeout("publish not acknowledged".into())));
             }
         }
     }
@@ -514,61 +386,5 @@ impl Actor {
         if self.connected && self.leave.is_none() {
             self.leave = Some(Duration::from_millis(after_ms));
         }
-    }
-
-    fn tick(&mut self) {
-        let now = Instant::now();
-        if self.pong_deadline.is_some_and(|d| d <= now) {
-            // A socket that stopped answering: leave it at once.
-            self.leave = Some(Duration::ZERO);
-            return;
-        }
-        let timeout = self.opts.request_timeout;
-        let late: Vec<String> = self
-            .pending
-            .iter()
-            .filter(|(_, (p, at))| !matches!(p, Pending::Ping) && *at + timeout <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in late {
-            if let Some((p, _)) = self.pending.remove(&id) {
-                self.abandon(p, Error::Timeout(format!("no reply to {id}")));
-            }
-        }
-        if !self.connected {
-            return;
-        }
-        if self.stable_at.is_some_and(|t| t <= now) {
-            self.stable_at = None;
-            self.attempt = 0;
-        }
-        if now >= self.next_ping {
-            self.next_ping = now + self.opts.ping_interval;
-            self.pings += 1;
-            self.send(json!({"action": "ping"}), Pending::Ping);
-            self.pong_deadline = Some(now + self.opts.pong_timeout);
-            let all = self.pings.checked_rem(self.opts.sync_every_pings.max(1)) == Some(0);
-            self.sync_channels(all);
-        }
-        if self.refresh_at.is_some_and(|t| t <= now) {
-            self.refresh_at = None;
-            if let Some(tx) = self.links.tx.upgrade() {
-                let fetch = self.opts.token.fetch();
-                tokio::spawn(async move {
-                    let _ = tx.send(Cmd::Token(fetch.await));
-                });
-            }
-        }
-        self.expire_publishes();
-        let due: Vec<u64> = self
-            .outbox
-            .iter()
-            .filter(|(_, p)| !p.in_flight && p.retry_at.is_some_and(|t| t <= now))
-            .map(|(k, _)| *k)
-            .collect();
-        for k in due {
-            self.send_publish(k);
-        }
-        self.channel_timers(now);
     }
 }

@@ -20,7 +20,9 @@
 mod actor;
 mod channel;
 mod dev;
+mod publish;
 mod sequencer;
+mod timers;
 mod types;
 
 use std::future::Future;

@@ -102,6 +102,7 @@ async fn run(client: &Client, command: Command) -> Result<(), wsfn_client::Error
             let mut subs = Vec::new();
             for c in &channels {
                 subs.push(client.subscribe(c).await?);
+                eprintln!("wsfn-cli: subscribed to {c}");
             }
             let mut all = futures::stream::select_all(subs);
             let mut n = 0;
