@@ -17,8 +17,8 @@ install_browser_tools() {
       return 1
     }
   fi
-  if [ ! -d "$_wsfn_root/tests/browser/node_modules/playwright-core" ]; then
-    echo "installing playwright-core (npm) into tests/browser/" >&2
+  if [ ! -d "$_wsfn_root/tests/browser/node_modules/playwright-core" ] || [ ! -d "$_wsfn_root/tests/browser/node_modules/typescript" ]; then
+    echo "installing playwright-core and typescript (npm) into tests/browser/" >&2
     (cd "$_wsfn_root/tests/browser" && npm ci --silent --no-audit --no-fund >&2)
   fi
 }
