@@ -33,8 +33,10 @@ export class Channel {
     this.wanted = false;
     this.handlers.clear();
     this.ready = null;
-    if (this.subscribed) await this.client.request({ action: 'unsubscribe', channel: this.name });
+    const was = this.subscribed;
     this.subscribed = false;
+    // Offline: nothing to tell the server (the next connection does not resubscribe).
+    if (was) await this.client.request({ action: 'unsubscribe', channel: this.name }).catch(() => {});
   }
 
   publish(data) {

@@ -290,8 +290,18 @@ export class Client {
   publish(channel, data) {
     this.connect();
     return new Promise((resolve, reject) => {
-      const entry = { id: newId(), channel, data, resolve, reject, tries: 0 };
+      const entry = { id: newId(), channel, data, tries: 0 };
+      entry.resolve = (ack) => (clearTimeout(entry.timer), resolve(ack));
+      entry.reject = (e) => (clearTimeout(entry.timer), reject(e));
       entry.deadline = Date.now() + this.options.publishTimeoutMs;
+      // Unsent (offline) at the deadline: fail rather than risk a late retry
+      // outside the server's idempotency window. In flight: its reply decides.
+      entry.timer = setTimeout(() => {
+        if (this.outbox.has(entry.id) && !entry.inFlight) {
+          this.outbox.delete(entry.id);
+          entry.reject(new WsfnError('timeout', 'publish not acknowledged in time'));
+        }
+      }, this.options.publishTimeoutMs);
       this.outbox.set(entry.id, entry);
       if (this.connected) this.sendPublish(entry);
     });
@@ -299,6 +309,10 @@ export class Client {
 
   async sendPublish(entry) {
     if (entry.inFlight || !this.outbox.has(entry.id)) return;
+    if (Date.now() > entry.deadline) {
+      this.outbox.delete(entry.id);
+      return entry.reject(new WsfnError('timeout', 'publish not acknowledged in time'));
+    }
     entry.inFlight = true;
     const { id, channel, data } = entry;
     try {

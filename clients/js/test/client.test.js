@@ -179,3 +179,14 @@ test('close() stops reconnecting and fails pending publishes', async () => {
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(server.handshakes.length, n);
 });
+
+test('a publish still unsent at its deadline fails instead of going out late', async (t) => {
+  const { server, client } = setup({ publishTimeoutMs: 150 });
+  t.after(() => client.close());
+  await client.channel('room:a').subscribe(() => {});
+  server.refuse = 1000;
+  server.kill([...server.sockets][0]);
+  await until(() => client.state !== 'connected');
+  await assert.rejects(client.channel('room:a').publish('late'), /timeout/);
+  assert.equal(server.frames.filter((f) => f.action === 'publish').length, 0);
+});
