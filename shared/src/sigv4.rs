@@ -15,37 +15,58 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(digest::digest(&digest::SHA256, data).as_ref())
 }
 
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut s, bytes);
+    s
+}
+
+fn push_hex(s: &mut String, bytes: &[u8]) {
     for b in bytes {
         s.push(DIGITS[usize::from(b >> 4)] as char);
         s.push(DIGITS[usize::from(b & 15)] as char);
     }
-    s
 }
 
 /// RFC 3986 percent-encoding of everything but the unreserved characters
 /// (what AWS calls URI-encoding), `/` included.
 pub fn uri_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
+    push_uri_encoded(&mut out, s);
+    out
+}
+
+fn push_uri_encoded(out: &mut String, s: &str) {
+    const UPPER: &[u8; 16] = b"0123456789ABCDEF";
     for &b in s.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(UPPER[usize::from(b >> 4)] as char);
+            out.push(UPPER[usize::from(b & 15)] as char);
         }
     }
-    out
 }
 
 /// The canonical URI of a (once-encoded) request path: every segment
 /// encoded again, as SigV4 wants for every service but S3.
+#[cfg(test)]
 fn canonical_uri(path: &str) -> String {
-    path.split('/')
-        .map(uri_encode)
-        .collect::<Vec<_>>()
-        .join("/")
+    let mut out = String::with_capacity(path.len() * 2);
+    push_canonical_uri(&mut out, path);
+    out
+}
+
+fn push_canonical_uri(out: &mut String, path: &str) {
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        push_uri_encoded(out, segment);
+    }
 }
 
 /// `YYYYMMDD'T'HHMMSS'Z'` of a Unix time in seconds.
@@ -114,31 +135,54 @@ pub struct Request<'a> {
     pub body_sha256: &'a str,
 }
 
-/// The `Authorization` header value for `req`.
+/// The `Authorization` header value for `req`. Built in two buffers, with
+/// no per-part allocation: it runs once per push.
 pub fn authorization(key: &SigningKey, access_key_id: &str, req: &Request<'_>) -> String {
-    let mut headers = format!("host:{}\nx-amz-date:{}\n", req.host, req.amz_date);
-    let mut signed = String::from("host;x-amz-date");
+    let signed = if req.session_token.is_some() {
+        "host;x-amz-date;x-amz-security-token"
+    } else {
+        "host;x-amz-date"
+    };
+    let mut canonical = String::with_capacity(320 + req.path.len() * 2);
+    canonical.push_str(req.method);
+    canonical.push('\n');
+    push_canonical_uri(&mut canonical, req.path);
+    canonical.push_str("\n\nhost:");
+    canonical.push_str(req.host);
+    canonical.push_str("\nx-amz-date:");
+    canonical.push_str(req.amz_date);
+    canonical.push('\n');
     if let Some(token) = req.session_token {
-        headers.push_str(&format!("x-amz-security-token:{token}\n"));
-        signed.push_str(";x-amz-security-token");
+        canonical.push_str("x-amz-security-token:");
+        canonical.push_str(token);
+        canonical.push('\n');
     }
-    let canonical = format!(
-        "{}\n{}\n\n{headers}\n{signed}\n{}",
-        req.method,
-        canonical_uri(req.path),
-        req.body_sha256
-    );
-    let to_sign = format!(
-        "{ALGORITHM}\n{}\n{}\n{}",
-        req.amz_date,
-        key.scope,
-        sha256_hex(canonical.as_bytes())
-    );
-    let signature = hex(hmac::sign(&key.key, to_sign.as_bytes()).as_ref());
-    format!(
-        "{ALGORITHM} Credential={access_key_id}/{}, SignedHeaders={signed}, Signature={signature}",
-        key.scope
-    )
+    canonical.push('\n');
+    canonical.push_str(signed);
+    canonical.push('\n');
+    canonical.push_str(req.body_sha256);
+    let hashed = digest::digest(&digest::SHA256, canonical.as_bytes());
+    // The string to sign reuses the buffer.
+    canonical.clear();
+    canonical.push_str(ALGORITHM);
+    canonical.push('\n');
+    canonical.push_str(req.amz_date);
+    canonical.push('\n');
+    canonical.push_str(&key.scope);
+    canonical.push('\n');
+    push_hex(&mut canonical, hashed.as_ref());
+    let signature = hmac::sign(&key.key, canonical.as_bytes());
+    let mut out = String::with_capacity(200 + access_key_id.len());
+    out.push_str(ALGORITHM);
+    out.push_str(" Credential=");
+    out.push_str(access_key_id);
+    out.push('/');
+    out.push_str(&key.scope);
+    out.push_str(", SignedHeaders=");
+    out.push_str(signed);
+    out.push_str(", Signature=");
+    push_hex(&mut out, signature.as_ref());
+    out
 }
 
 #[cfg(test)]

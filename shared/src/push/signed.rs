@@ -36,6 +36,11 @@ pub struct SignedPusher {
     region: String,
     credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     cache: Mutex<Option<(Credentials, SigningKey)>>,
+    /// The last payload, as a shareable body, and its SHA-256: a fan-out
+    /// pushes one payload to every subscriber, so it is hashed and copied once.
+    body: Mutex<Option<(Bytes, String)>>,
+    /// The last signing second and its `x-amz-date`.
+    date: Mutex<(u64, String)>,
     sdk: ManagementPusher,
 }
 
@@ -77,6 +82,8 @@ impl SignedPusher {
                 .unwrap_or_else(|| "us-east-1".into()),
             credentials: sdk.credentials_provider(),
             cache: Mutex::new(None),
+            body: Mutex::new(None),
+            date: Mutex::new((0, String::new())),
             sdk: ManagementPusher::new(sdk, endpoint),
         })
     }
@@ -112,6 +119,22 @@ impl SignedPusher {
     }
 }
 
+impl SignedPusher {
+    /// The request body for `payload` and its SHA-256 (hex), from the
+    /// cache when the payload is the previous one.
+    fn body(&self, payload: &[u8]) -> (Bytes, String) {
+        let mut cached = self.body.lock().unwrap_or_else(|p| p.into_inner());
+        match cached.as_ref() {
+            Some((b, h)) if b.as_ref() == payload => (b.clone(), h.clone()),
+            _ => {
+                let fresh = (Bytes::copy_from_slice(payload), sha256_hex(payload));
+                *cached = Some(fresh.clone());
+                fresh
+            }
+        }
+    }
+}
+
 fn classify(status: u16, error_type: Option<&str>) -> Result<(), PushError> {
     match status {
         200..=299 => Ok(()),
@@ -132,9 +155,16 @@ impl Pusher for SignedPusher {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let date = amz_date(secs);
+        let date = {
+            let mut last = self.date.lock().unwrap_or_else(|p| p.into_inner());
+            if last.0 != secs {
+                *last = (secs, amz_date(secs));
+            }
+            last.1.clone()
+        };
         let (creds, key) = self.signing(&date[..8]).await?;
         let path = format!("{}/@connections/{}", self.base, uri_encode(connection_id));
+        let (body, body_sha256) = self.body(payload);
         let auth = authorization(
             &key,
             creds.access_key_id(),
@@ -144,7 +174,7 @@ impl Pusher for SignedPusher {
                 path: &path,
                 amz_date: &date,
                 session_token: creds.session_token(),
-                body_sha256: &sha256_hex(payload),
+                body_sha256: &body_sha256,
             },
         );
         let mut req = hyper::Request::post(format!("{}{path}", self.origin))
@@ -155,7 +185,7 @@ impl Pusher for SignedPusher {
             req = req.header("x-amz-security-token", token);
         }
         let req = req
-            .body(Full::new(Bytes::copy_from_slice(payload)))
+            .body(Full::new(body))
             .map_err(|e| PushError::Failed(format!("request: {e}")))?;
         let resp = match tokio::time::timeout(PUSH_TIMEOUT, self.client.request(req)).await {
             Err(_) => return Err(PushError::Transient("timeout".into())),
