@@ -29,5 +29,7 @@ if [ "$#" -eq 0 ]; then
   node --test clients/js/test/*.test.js
   echo "--- the JS client and the demo in headless Chromium (tests/browser)"
   # Each test starts its own wsfn-local (target/debug) and browser, and stops them.
-  (cd tests/browser && node --test --test-concurrency=1 ./*.test.js)
+  # Node < 22 has WebSocket behind a flag (the client's Node test needs it).
+  ws_flag=$(node -e 'process.stdout.write(+process.versions.node.split(".")[0] < 22 ? "--experimental-websocket" : "")')
+  (cd tests/browser && node $ws_flag --test --test-concurrency=1 ./*.test.js)
 fi
