@@ -25,8 +25,10 @@ pub fn process_cpu(pid: u32) -> Result<f64, BenchError> {
 pub struct FunctionRow {
     /// Logical id.
     pub function: String,
-    /// The cold invocation's report.
+    /// The first cold invocation's report.
     pub cold: Report,
+    /// Init (spawn → first `/next`) of every cold start, sorted.
+    pub inits: Vec<Duration>,
     /// Median warm duration.
     pub warm: Duration,
     /// Peak RSS after the warm runs, MB.
@@ -91,9 +93,11 @@ async fn per_function(rt: &RuntimeApiInvoker) -> Result<Vec<FunctionRow>, BenchE
             }
         }
         warm.sort();
+        let inits = cold_starts(rt, function, &event, cold.init).await?;
         rows.push(FunctionRow {
             function: function.into(),
             cold,
+            inits,
             warm: warm.get(warm.len() / 2).copied().unwrap_or_default(),
             peak_mb: peak,
         });
@@ -101,9 +105,49 @@ async fn per_function(rt: &RuntimeApiInvoker) -> Result<Vec<FunctionRow>, BenchE
     Ok(rows)
 }
 
+/// Cold starts measured per function (one spawn is noise on a shared machine).
+const COLD_STARTS: usize = 5;
+
+/// `COLD_STARTS` inits of `function`: the first one, then one per killed
+/// process (wsfn-local replaces a process that died, as Lambda would).
+async fn cold_starts(
+    rt: &RuntimeApiInvoker,
+    function: &str,
+    event: &serde_json::Value,
+    first: Option<Duration>,
+) -> Result<Vec<Duration>, BenchError> {
+    let mut inits: Vec<Duration> = first.into_iter().collect();
+    while inits.len() < COLD_STARTS {
+        for pid in rt.pids(function) {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+        for _ in 0..200 {
+            if rt.pids(function).is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (r, report) = rt.run_reported(function, event.clone()).await;
+        r.map_err(|e| fail(function, e))?;
+        match report.and_then(|r| r.init) {
+            Some(init) => inits.push(init),
+            None => {
+                return Err(BenchError(format!(
+                    "{function}: no cold start after a kill"
+                )))
+            }
+        }
+    }
+    inits.sort();
+    Ok(inits)
+}
+
 /// Starts wsfn-local in runtime-api mode over `binaries`, measures every
-/// function, then one server publish to `subscribers` virtual subscribers
-/// pushed by one PublishFunction process (sharding off).
+/// function, then two fan-outs to `subscribers` virtual subscribers, each
+/// pushed by one process (sharding off): a server publish (PublishFunction)
+/// and a client's `publish` frame (MessageFunction).
 pub async fn functions(
     template: &str,
     dynamodb_endpoint: &str,
@@ -112,7 +156,7 @@ pub async fn functions(
     latency: Duration,
     concurrency: usize,
     cpu_share: bool,
-) -> Result<(Vec<FunctionRow>, FanoutRow), BenchError> {
+) -> Result<(Vec<FunctionRow>, Vec<(String, FanoutRow)>), BenchError> {
     let mut o = Options::new(template);
     o.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     o.quiet = true;
@@ -141,10 +185,47 @@ pub async fn functions(
         .clone()
         .ok_or_else(|| BenchError("not in runtime-api mode".into()))?;
     let rows = per_function(&rt).await?;
+    let mut fans = Vec::new();
 
+    // A server publish.
     let name = format!("big:{:x}", rand::random::<u32>());
-    let channel = ChannelName::parse(&name).map_err(|e| fail("channel", e))?;
-    register(&running.store, &channel, subscribers).await?;
+    let event = json!({"channel": name, "data": {"bench": "cpu"}});
+    let row = fan_out(&running, &rt, "PublishFunction", &name, event, subscribers).await?;
+    fans.push(("PublishFunction (server publish)".to_string(), row));
+
+    // A client's publish frame: the sample connection (alice, `room:*`)
+    // registered by its `$connect`, then its `publish` to a fresh room.
+    let (r, _) = rt
+        .run_reported("ConnectFunction", sample("connect-subprotocol.json")?)
+        .await;
+    r.map_err(|e| fail("connect", e))?;
+    let name = format!("room:big{:x}", rand::random::<u32>());
+    let mut event = sample("message-publish.json")?;
+    event["body"] = json!(
+        json!({"action": "publish", "channel": name, "data": {"bench": "cpu"}, "id": "bench"})
+            .to_string()
+    );
+    let row = fan_out(&running, &rt, "MessageFunction", &name, event, subscribers).await?;
+    fans.push((
+        "MessageFunction (a client's publish frame)".to_string(),
+        row,
+    ));
+    running.shutdown().await;
+    Ok((rows, fans))
+}
+
+/// Registers `subscribers` virtual subscribers to `channel`, runs `event`
+/// through `function`'s one process, and measures that process.
+async fn fan_out(
+    running: &wsfn_local::Running,
+    rt: &RuntimeApiInvoker,
+    function: &str,
+    channel: &str,
+    event: serde_json::Value,
+    subscribers: usize,
+) -> Result<FanoutRow, BenchError> {
+    let parsed = ChannelName::parse(channel).map_err(|e| fail("channel", e))?;
+    register(&running.store, &parsed, subscribers).await?;
     let virtuals = running
         .management
         .virtuals
@@ -152,28 +233,19 @@ pub async fn functions(
         .ok_or_else(|| BenchError("virtual subscribers are off".into()))?;
     virtuals.take();
     let pid = *rt
-        .pids("PublishFunction")
+        .pids(function)
         .first()
-        .ok_or_else(|| BenchError("no PublishFunction process".into()))?;
+        .ok_or_else(|| BenchError(format!("no {function} process")))?;
     let cpu0 = process_cpu(pid)?;
-    let (r, report) = rt
-        .run_reported(
-            "PublishFunction",
-            json!({"channel": name, "data": {"bench": "cpu"}}),
-        )
-        .await;
-    r.map_err(|e| fail("publish", e))?;
+    let (r, report) = rt.run_reported(function, event).await;
+    r.map_err(|e| fail(function, e))?;
     let cpu = process_cpu(pid)? - cpu0;
     let report = report.ok_or_else(|| BenchError("no report".into()))?;
     let tally = virtuals.take();
-    running.shutdown().await;
-    Ok((
-        rows,
-        FanoutRow {
-            delivered: tally.posts,
-            wall: report.duration,
-            cpu: Duration::from_secs_f64(cpu.max(0.0)),
-            peak_mb: report.max_memory_mb,
-        },
-    ))
+    Ok(FanoutRow {
+        delivered: tally.posts,
+        wall: report.duration,
+        cpu: Duration::from_secs_f64(cpu.max(0.0)),
+        peak_mb: report.max_memory_mb,
+    })
 }

@@ -74,9 +74,38 @@ struct FunctionsArgs {
     template: String,
 }
 
+fn print_fanout(
+    fan: &wsfn_bench::functions::FanoutRow,
+    latency: Duration,
+    subscribers: usize,
+    concurrency: usize,
+) {
+    println!(
+        "measured: wall {:.2} s, CPU {:.2} s = **{:.1} µs per push**, peak RSS {} MB; latency bound {:.2} s\n",
+        fan.wall.as_secs_f64(),
+        fan.cpu.as_secs_f64(),
+        fan.cpu_us_per_push(),
+        fan.peak_mb,
+        (latency * (subscribers as u32) / (concurrency.max(1) as u32)).as_secs_f64()
+    );
+    println!("| MemorySize | vCPU share | projected wall | GB-s per 10,000 pushes |");
+    println!("|---|---|---|---|");
+    for mb in [256u32, 512, 1024, 1769] {
+        let wall = fan.projected(mb);
+        let per_10k =
+            wall.as_secs_f64() * f64::from(mb) / 1024.0 * 10_000.0 / fan.delivered.max(1) as f64;
+        println!(
+            "| {mb} MB | {:.2} | {:.2} s | {:.3} |",
+            f64::from(mb) / 1769.0,
+            wall.as_secs_f64(),
+            per_10k
+        );
+    }
+}
+
 async fn functions(args: FunctionsArgs) -> ExitCode {
     let latency = Duration::from_millis(args.push_latency_ms);
-    let (rows, fan) = match wsfn_bench::functions::functions(
+    let (rows, fans) = match wsfn_bench::functions::functions(
         &args.template,
         &args.dynamodb_endpoint,
         args.binaries.clone(),
@@ -97,49 +126,36 @@ async fn functions(args: FunctionsArgs) -> ExitCode {
         "\n### The binaries through the Runtime API ({})\n",
         args.binaries.display()
     );
-    println!("| function | init (spawn → first /next) | cold duration | warm duration (median of 9) | peak RSS |");
+    println!("| function | init (spawn → first /next), median (max) of 5 | cold duration | warm duration (median of 9) | peak RSS |");
     println!("|---|---|---|---|---|");
     for r in &rows {
+        let ms = |d: Option<&Duration>| d.copied().unwrap_or_default().as_secs_f64() * 1e3;
         println!(
-            "| {} | {:.1} ms | {:.1} ms | {:.1} ms | {} MB |",
+            "| {} | {:.1} ms ({:.1} ms) | {:.1} ms | {:.1} ms | {} MB |",
             r.function,
-            r.cold.init.unwrap_or_default().as_secs_f64() * 1e3,
+            ms(r.inits.get(r.inits.len() / 2)),
+            ms(r.inits.last()),
             r.cold.duration.as_secs_f64() * 1e3,
             r.warm.as_secs_f64() * 1e3,
             r.peak_mb
         );
     }
-    println!(
-        "\n### One fan-out in one PublishFunction process: {} pushes, {} ms each, concurrency {}\n",
-        fan.delivered, args.push_latency_ms, args.concurrency
-    );
-    println!(
-        "measured: wall {:.2} s, CPU {:.2} s = **{:.1} µs per push**, peak RSS {} MB; latency bound {:.2} s\n",
-        fan.wall.as_secs_f64(),
-        fan.cpu.as_secs_f64(),
-        fan.cpu_us_per_push(),
-        fan.peak_mb,
-        (latency * (args.subscribers as u32) / (args.concurrency.max(1) as u32)).as_secs_f64()
-    );
-    println!("| MemorySize | vCPU share | projected wall | GB-s per 10,000 pushes |");
-    println!("|---|---|---|---|");
-    for mb in [256u32, 512, 1024, 1769] {
-        let wall = fan.projected(mb);
-        let per_10k =
-            wall.as_secs_f64() * f64::from(mb) / 1024.0 * 10_000.0 / fan.delivered.max(1) as f64;
+    let mut complete = true;
+    for (label, fan) in &fans {
         println!(
-            "| {mb} MB | {:.2} | {:.2} s | {:.3} |",
-            f64::from(mb) / 1769.0,
-            wall.as_secs_f64(),
-            per_10k
+            "\n### One fan-out in one {label} process: {} pushes, {} ms each, concurrency {}\n",
+            fan.delivered, args.push_latency_ms, args.concurrency
         );
+        print_fanout(fan, latency, args.subscribers, args.concurrency);
+        complete &= fan.delivered as usize == args.subscribers;
     }
-    if fan.delivered as usize == args.subscribers {
+    if complete {
         ExitCode::SUCCESS
     } else {
+        let got: Vec<u64> = fans.iter().map(|(_, f)| f.delivered).collect();
         eprintln!(
-            "wsfn-bench functions: delivered {} of {}",
-            fan.delivered, args.subscribers
+            "wsfn-bench functions: delivered {got:?} of {} each",
+            args.subscribers
         );
         ExitCode::FAILURE
     }
