@@ -6,7 +6,7 @@
 _wsfn_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 install_browser_tools() {
-  command -v node >/dev/null || { echo "node (18+) is needed for the JS and browser tests" >&2; return 1; }
+  command -v node >/dev/null || { echo "node (20+) is needed for the JS and browser tests" >&2; return 1; }
   if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
     echo "installing chromium (Debian package)" >&2
     local sudo=""
