@@ -11,7 +11,8 @@ function token(expSeconds) {
   return `${b({ alg: 'HS256' })}.${b({ sub: 'alice', exp: expSeconds })}.sig`;
 }
 
-function setup(extra = {}) {
+/** A client on an in-memory server; its tokens live `ttlSeconds`. */
+function setup(extra = {}, ttlSeconds = 3600) {
   const server = new FakeServer();
   let tokens = 0;
   const client = new Client('ws://fake', {
@@ -19,7 +20,7 @@ function setup(extra = {}) {
     WebSocket: server.WebSocket,
     getToken: async () => {
       tokens += 1;
-      return token(Math.floor(Date.now() / 1000) + 3600);
+      return token(Date.now() / 1000 + ttlSeconds);
     },
     ...extra,
   });
@@ -116,23 +117,13 @@ test('a socket that stops answering pings is replaced', async (t) => {
 });
 
 test('the token is refreshed in band before it expires', async (t) => {
-  const server = new FakeServer();
-  let calls = 0;
-  const client = new Client('ws://fake', {
-    ...FAST,
-    refreshLeadMs: 1000,
-    WebSocket: server.WebSocket,
-    getToken: async () => {
-      calls += 1;
-      // Expires 1.2 s from now: refreshed 1 s before, i.e. about every 200 ms.
-      return token(Date.now() / 1000 + 1.2);
-    },
-  });
+  // Tokens expire 1.2 s after they are made, refreshed 1 s before: about every 200 ms.
+  const { server, client, tokens } = setup({ refreshLeadMs: 1000 }, 1.2);
   t.after(() => client.close());
   await client.channel('room:a').subscribe(() => {});
   await until(() => server.frames.filter((f) => f.action === 'auth').length >= 2, 3000, 'auth frames');
   assert.equal(server.handshakes.length, 1, 'no reconnect');
-  assert.ok(calls >= 3);
+  assert.ok(tokens() >= 3);
 });
 
 test('a reconnect frame moves the client to a new connection without losing messages', async (t) => {

@@ -350,12 +350,7 @@ impl Actor {
         let now = Instant::now();
         self.next_ping = now + self.opts.ping_interval;
         self.stable_at = Some(now + self.opts.stable_after);
-        self.refresh_at = self.token.as_deref().and_then(token_exp).map(|exp| {
-            let wait = exp
-                .saturating_sub(now_secs())
-                .saturating_sub(self.opts.refresh_lead.as_secs());
-            now + Duration::from_secs(wait)
-        });
+        self.schedule_refresh();
         self.set_state(State::Connected);
         let wanted: Vec<String> = self
             .channels
@@ -372,13 +367,17 @@ impl Actor {
         }
     }
 
+    /// The token was accepted in band: refresh it again before its `exp`.
     pub(crate) fn on_authed(&mut self) {
-        let now = Instant::now();
+        self.schedule_refresh();
+    }
+
+    /// The next refresh: `refresh_lead` before the held token's `exp`.
+    fn schedule_refresh(&mut self) {
+        let lead = self.opts.refresh_lead.as_secs();
         self.refresh_at = self.token.as_deref().and_then(token_exp).map(|exp| {
-            now + Duration::from_secs(
-                exp.saturating_sub(now_secs())
-                    .saturating_sub(self.opts.refresh_lead.as_secs()),
-            )
+            Instant::now()
+                + Duration::from_secs(exp.saturating_sub(now_secs()).saturating_sub(lead))
         });
     }
 
