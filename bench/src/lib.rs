@@ -431,13 +431,13 @@ pub async fn churn(
     for j in joins {
         j.await.map_err(|e| fail("join", e))??;
     }
-    // Every $disconnect has run once the gateway holds no connection.
+    // Every $disconnect has finished once the gateway has no session left
+    // (a socket leaves the connection map before its $disconnect runs).
     let settle = Instant::now();
-    while !running.gateway.connections.is_empty() && settle.elapsed() < Duration::from_secs(60) {
+    while running.gateway.sessions() > 0 && settle.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let elapsed = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(200)).await;
     Ok(ChurnResult {
         connections: n,
         per_second: n as f64 / elapsed.as_secs_f64().max(1e-9),
