@@ -26,7 +26,7 @@ async function getToken() {
 const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
 const client = new Client(url, {
   getToken,
-  pingIntervalMs: num('ping', 25000),
+  pingIntervalMs: num('ping', 100000),
   refreshLeadMs: num('lead', 30000),
 });
 demo.client = client;

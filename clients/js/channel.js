@@ -12,7 +12,9 @@ export class Channel {
     this.wanted = false;
     this.subscribed = false;
     this.filling = false;
+    /** Messages arrived in the current heartbeat interval, and in the one before. */
     this.active = false;
+    this.hadTraffic = false;
     this.recovery = null;
     this.ready = null;
   }
@@ -142,11 +144,19 @@ export class Channel {
     }, this.client.options.gapWaitMs);
   }
 
-  /** Heartbeat: a channel that had traffic may have lost its tail; read what follows. */
+  /**
+   * Every heartbeat interval. A burst's lost last message has nothing after
+   * it to reveal the gap: once the channel's traffic has stopped (messages in
+   * the interval before, none in this one) it reads what follows its last
+   * seq, once. While messages keep coming a gap shows by itself, so a busy
+   * channel reads nothing. `all`: quiet channels check too.
+   */
   sync(all) {
-    if (!this.subscribed || !(this.active || all || this.seqr.behind)) return;
+    if (!this.subscribed) return;
+    const settled = this.hadTraffic && !this.active;
+    this.hadTraffic = this.active;
     this.active = false;
-    this.fill(true);
+    if (settled || all || this.seqr.behind) this.fill(true);
   }
 
   /** Reads history after the last delivered seq until caught up; reports what is lost. */

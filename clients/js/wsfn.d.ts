@@ -66,10 +66,14 @@ export interface ClientOptions {
   token?: string;
   /** WebSocket constructor (default: the global one). */
   WebSocket?: new (url: string, protocols?: string | string[]) => WebSocket;
-  /** Ping every (25 s). */
+  /** Ping after this long without any inbound frame (100 s; README, "Cost model"). */
   pingIntervalMs?: number;
-  /** A ping without a pong this long means a dead socket (10 s). */
+  /** A ping that no frame answers within this long means a dead socket (10 s). */
   pongTimeoutMs?: number;
+  /** Where `visibilitychange` is heard (default: the global `document`). */
+  document?: EventTarget & { visibilityState?: string };
+  /** Where `online` is heard (default: the global `window`). */
+  window?: EventTarget;
   /** Full-jitter reconnect backoff. */
   backoff?: BackoffOptions;
   /** A connection up this long resets the backoff (60 s). */
@@ -82,7 +86,7 @@ export interface ClientOptions {
   publishTimeoutMs?: number;
   /** How long an out-of-order message waits for its gap before history is read (1 s). */
   gapWaitMs?: number;
-  /** Every Nth heartbeat also checks quiet channels for lost messages (10). */
+  /** Channels whose traffic stopped check for a lost tail each `pingIntervalMs`; every Nth time, quiet channels too (36: hourly). */
   syncEveryPings?: number;
 }
 
@@ -115,10 +119,21 @@ export class Client {
   publish<T = unknown>(channel: string, data: T): Promise<Ack>;
   connect(): void;
   close(): void;
+  /** The page became visible or the network came back: ping now if connected, reconnect now if waiting to. */
+  wake(): void;
   on(event: 'state', fn: (state: State) => void): () => void;
   on(event: 'error', fn: (error: Error) => void): () => void;
   on(event: 'recovered', fn: (report: Recovered) => void): () => void;
   on(event: 'disconnect', fn: (close: { code: number; reason: string }) => void): () => void;
+}
+
+/** Pings only after `idleMs` without inbound frames; `dead` when a ping gets no frame within `timeoutMs`. */
+export class Heartbeat {
+  constructor(options: { idleMs: number; timeoutMs: number; send: () => void; dead: () => void });
+  start(): void;
+  stop(): void;
+  seen(): void;
+  pingNow(): void;
 }
 
 export class Sequencer {

@@ -1,14 +1,19 @@
 // wsfn client for browsers and Node >= 22 (global WebSocket); no dependencies.
-// Protocol: docs/protocol.md. Heartbeats, full-jitter reconnects, resubscribe
-// with `since`, per-channel ordering and gap filling by `seq`, idempotent
-// publish retries, token refresh before `exp`.
+// Protocol: docs/protocol.md. Pings only when idle, full-jitter reconnects,
+// resubscribe with `since`, per-channel ordering and gap filling by `seq`,
+// idempotent publish retries, token refresh before `exp`.
 import { Channel } from './channel.js';
+import { Heartbeat } from './heartbeat.js';
 import { Sequencer, backoffDelay, tokenExpiry } from './sequencer.js';
 
-export { Channel, Sequencer, backoffDelay, tokenExpiry };
+export { Channel, Heartbeat, Sequencer, backoffDelay, tokenExpiry };
 
 const DEFAULTS = {
-  pingIntervalMs: 25000,
+  // From the cost model (README, "Cost model"): a ping after 100 s without any
+  // frame, answered by API Gateway itself, keeps an idle connection-hour at
+  // 36 pings ($7.2e-5); with the 10 s pong timeout a dead socket is noticed
+  // within 110 s of its last frame.
+  pingIntervalMs: 100000,
   pongTimeoutMs: 10000,
   backoff: { baseMs: 500, capMs: 20000 },
   stableAfterMs: 60000,
@@ -18,7 +23,9 @@ const DEFAULTS = {
   // could be stored twice, so an unacked publish fails instead.
   publishTimeoutMs: 240000,
   gapWaitMs: 1000,
-  syncEveryPings: 10,
+  // Quiet channels check for a lost message once an hour (36 × 100 s) and at
+  // every reconnect: each check is a `history` read ($3.3e-6).
+  syncEveryPings: 36,
 };
 
 /** An error reply from the server (`code` as in the protocol), or a client-side failure. */
@@ -61,7 +68,15 @@ export class Client {
     this.ws = null;
     this.timers = {};
     this.nextRequest = 0;
-    this.pings = 0;
+    this.syncs = 0;
+    this.awaitingPong = false;
+    this.lifecycle = null;
+    this.heartbeat = new Heartbeat({
+      idleMs: this.options.pingIntervalMs,
+      timeoutMs: this.options.pongTimeoutMs,
+      send: () => this.ws?.readyState === 1 && this.ws.send('{"action":"ping"}'),
+      dead: () => this.dead('no pong'),
+    });
   }
 
   /** Listens to `state`, `error`, `recovered`; returns a function that stops listening. */
@@ -95,6 +110,8 @@ export class Client {
   /** Closes for good: pending publishes fail, no reconnect. */
   close() {
     this.setState('closed');
+    this.lifecycle?.();
+    this.lifecycle = null;
     this.detach(1000, 'client closed');
     for (const e of this.outbox.values()) e.reject(new WsfnError('closed', 'client closed'));
     this.outbox.clear();
@@ -119,7 +136,38 @@ export class Client {
     return this.token;
   }
 
+  /**
+   * The page became visible or the network came back (the browser's
+   * `visibilitychange` and `online` events call it; apps elsewhere may too):
+   * a connected socket is checked with a ping at once, a reconnect that waits
+   * for its backoff happens now.
+   */
+  wake() {
+    if (this.state === 'connected') return this.heartbeat.pingNow();
+    if (this.timers.reconnect) {
+      clearTimeout(this.timers.reconnect);
+      this.timers.reconnect = undefined;
+      this.open();
+    }
+  }
+
+  /** Listens to the page's visibility and the network (browsers; `options.document`/`options.window` in tests). */
+  watchLifecycle() {
+    if (this.lifecycle) return;
+    const doc = this.options.document ?? globalThis.document;
+    const win = this.options.window ?? globalThis.window;
+    const onVisibility = () => doc.visibilityState === 'visible' && this.wake();
+    const onOnline = () => this.wake();
+    doc?.addEventListener?.('visibilitychange', onVisibility);
+    win?.addEventListener?.('online', onOnline);
+    this.lifecycle = () => {
+      doc?.removeEventListener?.('visibilitychange', onVisibility);
+      win?.removeEventListener?.('online', onOnline);
+    };
+  }
+
   async open() {
+    this.watchLifecycle();
     this.setState('connecting');
     let token;
     try {
@@ -147,19 +195,19 @@ export class Client {
     ws.onerror = () => {};
   }
 
-  async onOpen() {
-    this.pings = 0;
-    try {
-      const pong = await this.request({ action: 'ping' }, this.options.pongTimeoutMs);
-      this.connectionId = pong.connection ?? null;
-    } catch (e) {
-      if (e.code === 'timeout') this.dead('no pong');
-      if (!e.code || !['timeout', 'disconnected'].includes(e.code)) this.emit('error', e);
-      return;
-    }
-    if (!this.ws) return;
+  /** The socket is open: a ping right away; its `pong` names the connection. */
+  onOpen() {
+    this.awaitingPong = true;
+    this.heartbeat.start();
+    this.heartbeat.pingNow();
+  }
+
+  /** The first frame on a new socket (normally the `pong`): it is usable. */
+  onConnected() {
+    this.awaitingPong = false;
     this.setState('connected');
-    this.timers.ping = setInterval(() => this.heartbeat(), this.options.pingIntervalMs);
+    this.syncs = 0;
+    this.timers.sync = setInterval(() => this.syncChannels(), this.options.pingIntervalMs);
     this.timers.stable = setTimeout(() => (this.attempt = 0), this.options.stableAfterMs);
     this.scheduleRefresh();
     for (const ch of this.channels.values()) if (ch.wanted) ch.resubscribe();
@@ -167,12 +215,20 @@ export class Client {
   }
 
   onFrame(text) {
+    this.heartbeat.seen();
     let f;
     try {
       f = JSON.parse(text);
     } catch {
-      return this.emit('error', new WsfnError('bad_frame', 'not JSON'));
+      f = null;
     }
+    // API Gateway answers `ping` itself and cannot echo its `id`: a pong is
+    // matched by its type (one ping is out at a time).
+    if (f?.type === 'pong') this.connectionId = f.connection ?? this.connectionId;
+    // Any answer proves the new socket usable (a throttled ping's included).
+    if (this.awaitingPong) this.onConnected();
+    if (!f) return this.emit('error', new WsfnError('bad_frame', 'not JSON'));
+    if (f.type === 'pong') return;
     if (f.type === 'message') return this.channels.get(f.channel)?.onMessage(f);
     if (f.type === 'reconnect') return this.restart(f.after_ms ?? 0);
     const waiter = f.id !== undefined && this.pending.get(f.id);
@@ -197,7 +253,9 @@ export class Client {
   /** Forgets the socket (its late events are ignored) and fails what waited on it. */
   detach(code, reason) {
     this.gen += 1;
-    for (const t of ['ping', 'stable', 'refresh', 'reconnect']) {
+    this.heartbeat.stop();
+    this.awaitingPong = false;
+    for (const t of ['sync', 'stable', 'refresh', 'reconnect']) {
       clearTimeout(this.timers[t]);
       clearInterval(this.timers[t]);
       this.timers[t] = undefined;
@@ -241,12 +299,15 @@ export class Client {
     this.scheduleReconnect(afterMs);
   }
 
-  heartbeat() {
-    this.pings += 1;
-    const all = this.pings % this.options.syncEveryPings === 0;
-    this.request({ action: 'ping' }, this.options.pongTimeoutMs).catch((e) => {
-      if (e.code === 'timeout') this.dead('no pong');
-    });
+  /**
+   * Every `pingIntervalMs`: channels that had traffic read what follows their
+   * last seq (a lost last message is found without a message after it);
+   * every `syncEveryPings`-th time, all channels. Sends nothing for quiet
+   * channels in between.
+   */
+  syncChannels() {
+    this.syncs += 1;
+    const all = this.syncs % this.options.syncEveryPings === 0;
     for (const ch of this.channels.values()) ch.sync(all);
   }
 

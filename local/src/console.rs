@@ -64,6 +64,12 @@ impl Console {
                 key, f.logical_id, f.binary
             ));
         }
+        for (key, m) in &spec.mocks {
+            out.push_str(&format!(
+                "    {:<14} → {} (MOCK, answered by the gateway)\n",
+                key, m.integration
+            ));
+        }
         if dev_secret {
             out.push_str(&format!(
                 "\n  {} JWT_SECRET is not set: using the dev secret `{}`.\n  Mint a token: wsfn-local token --sub alice --subscribe 'room:*' --publish 'room:*'\n",

@@ -55,6 +55,7 @@ const STYLE: &str = include_str!("../../clients/demo/style.css");
 const LIBRARY: &str = include_str!("../../clients/js/wsfn.js");
 const CHANNEL: &str = include_str!("../../clients/js/channel.js");
 const SEQUENCER: &str = include_str!("../../clients/js/sequencer.js");
+const HEARTBEAT: &str = include_str!("../../clients/js/heartbeat.js");
 
 fn file(kind: &'static str, text: &'static str) -> Response<Body> {
     let mut r = Response::new(Body::from(text));
@@ -105,6 +106,7 @@ pub async fn asset(State(dev): State<Arc<Dev>>, Path(name): Path<String>) -> Res
         (true, "wsfn.js") => file("text/javascript; charset=utf-8", LIBRARY),
         (true, "channel.js") => file("text/javascript; charset=utf-8", CHANNEL),
         (true, "sequencer.js") => file("text/javascript; charset=utf-8", SEQUENCER),
+        (true, "heartbeat.js") => file("text/javascript; charset=utf-8", HEARTBEAT),
         _ => status(StatusCode::NOT_FOUND, json!({"message": "not found"})),
     }
 }
@@ -189,7 +191,8 @@ pub async fn token(
 }
 
 /// `GET /_wsfn/stats`: what the injected faults did (`dropped_deliveries`,
-/// `throttled`) and how many sockets are open.
+/// `throttled`), how many sockets are open, and how many times each function
+/// was invoked (`invocations`, by logical id: routes and the Invoke API).
 pub async fn stats(State(dev): State<Arc<Dev>>) -> Response<Body> {
     use std::sync::atomic::Ordering::Relaxed;
     status(
@@ -198,6 +201,7 @@ pub async fn stats(State(dev): State<Arc<Dev>>) -> Response<Body> {
             "dropped_deliveries": dev.management.dropped.load(Relaxed),
             "throttled": dev.management.throttled.load(Relaxed),
             "connections": dev.gw.connections.len(),
+            "invocations": dev.gw.invocations(),
         }),
     )
 }

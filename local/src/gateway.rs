@@ -68,6 +68,7 @@ pub struct Gateway {
     /// Developer log.
     pub console: Console,
     failures_left: std::sync::Mutex<HashMap<String, u32>>,
+    invocations: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     async_slots: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     shutdown: watch::Sender<bool>,
     active: AtomicUsize,
@@ -91,11 +92,13 @@ impl Gateway {
         opts: GatewayOptions,
         console: Console,
     ) -> Self {
+        let invocations = spec.functions.keys().map(|f| (f.clone(), 0)).collect();
         Self {
             spec,
             invoker,
             connections: Connections::default(),
             failures_left: std::sync::Mutex::new(opts.fail_invocations.clone()),
+            invocations: std::sync::Mutex::new(invocations),
             async_slots: Default::default(),
             opts,
             console,
@@ -120,6 +123,31 @@ impl Gateway {
             })
             .clone();
         sem.acquire_owned().await.ok()
+    }
+
+    /// Sockets whose `$disconnect` has not finished yet (open ones included).
+    pub fn sessions(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// Counts one invocation of `function` (logical id), as Lambda's
+    /// `Invocations` metric does: every attempt, failed ones included.
+    pub fn count_invocation(&self, function: &str) {
+        *self
+            .invocations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(function.to_string())
+            .or_default() += 1;
+    }
+
+    /// Invocations per function (logical id) since start; every function of
+    /// the template is listed, with 0 when it never ran.
+    pub fn invocations(&self) -> std::collections::BTreeMap<String, u64> {
+        self.invocations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Whether this invocation of `function` is one the failure drill
@@ -171,6 +199,7 @@ impl Gateway {
         event: Value,
     ) -> Option<Result<ApiGatewayProxyResponse, String>> {
         let function = self.spec.routes.get(route)?;
+        self.count_invocation(&function.logical_id);
         let started = Instant::now();
         let result = self
             .invoker
@@ -200,12 +229,62 @@ impl Gateway {
             cur.as_str().map(str::to_string)
         });
         match selected {
-            Some(key) if !key.starts_with('$') && self.spec.routes.contains_key(&key) => Some(key),
-            _ => self
-                .spec
-                .routes
-                .contains_key("$default")
-                .then(|| "$default".to_string()),
+            Some(key) if !key.starts_with('$') && self.has_route(&key) => Some(key),
+            _ => self.has_route("$default").then(|| "$default".to_string()),
+        }
+    }
+
+    fn has_route(&self, key: &str) -> bool {
+        self.spec.routes.contains_key(key) || self.spec.mocks.contains_key(key)
+    }
+
+    /// Answers a frame on a `MOCK` route as API Gateway does: the rendered
+    /// route response, nothing for a one-way route, `Internal server error`
+    /// when the integration is misconfigured. No function runs.
+    fn answer_mock(
+        &self,
+        route: &str,
+        mock: &crate::template::MockRoute,
+        info: &ConnectionInfo,
+        request_id: &str,
+        now: u64,
+    ) -> Option<String> {
+        let started = Instant::now();
+        let message_id = ids::message_id();
+        let context = |name: &str| -> Option<String> {
+            Some(match name {
+                "apiId" => info.api_id.clone(),
+                "connectedAt" => info.connected_at.to_string(),
+                "connectionId" => info.connection_id.clone(),
+                "domainName" => info.domain_name.clone(),
+                "eventType" => "MESSAGE".into(),
+                "extendedRequestId" | "requestId" => request_id.to_string(),
+                "identity.sourceIp" => info.source_ip.clone(),
+                "messageId" => message_id.clone(),
+                "requestTime" => wsfn::time::format_clf(now),
+                "requestTimeEpoch" => now.to_string(),
+                "routeKey" => route.to_string(),
+                "stage" => info.stage.clone(),
+                _ => return None,
+            })
+        };
+        let result = mock.answer(&context);
+        let status = match &result {
+            Ok(_) => "mock".to_string(),
+            Err(e) => {
+                self.console
+                    .note(&format!("{route} ({}): {e}", mock.integration));
+                "error".to_string()
+            }
+        };
+        self.console
+            .event(route, &info.connection_id, &status, started.elapsed());
+        match result {
+            Ok(body) => body,
+            Err(_) => Some(
+                json!({"message": "Internal server error", "connectionId": info.connection_id, "requestId": request_id})
+                    .to_string(),
+            ),
         }
     }
 }
@@ -479,6 +558,15 @@ fn spawn_route(gw: Arc<Gateway>, info: ConnectionInfo, body: String) {
             }
             return;
         };
+        if let Some(mock) = gw.spec.mocks.get(&route) {
+            let now = wsfn::time::now_millis();
+            if let Some(frame) = gw.answer_mock(&route, mock, &info, &request_id, now) {
+                if let Some(h) = gw.connections.get(&info.connection_id) {
+                    let _ = h.send(Outbound::Text(frame));
+                }
+            }
+            return;
+        }
         let event = events::message_json(
             &info,
             &route,

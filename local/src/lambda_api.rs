@@ -96,6 +96,7 @@ async fn run(
     function: &str,
     event: serde_json::Value,
 ) -> Result<serde_json::Value, InvokeError> {
+    gw.count_invocation(function);
     if gw.inject_failure(function) {
         return Err(InvokeError::Function(
             "injected failure (--fail-invocations)".into(),

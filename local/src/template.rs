@@ -9,8 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_yaml::Value;
 
+mod mock;
 mod resolve;
 mod rules;
+
+pub use mock::{MockError, MockRoute, CONTEXT_VARIABLES};
 
 use resolve::{as_str, Resolver};
 pub use rules::Statement;
@@ -84,6 +87,8 @@ pub struct ApiSpec {
     pub route_selection_expression: String,
     /// Route key → function.
     pub routes: BTreeMap<String, FunctionSpec>,
+    /// Route key → a `MOCK` integration API Gateway answers itself.
+    pub mocks: BTreeMap<String, MockRoute>,
     /// Every function of the template by logical id, routed or not (the
     /// Lambda Invoke API reaches them all).
     pub functions: BTreeMap<String, FunctionSpec>,
@@ -275,6 +280,7 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
     };
 
     let mut routes = BTreeMap::new();
+    let mut mocks = BTreeMap::new();
     for id in resources.keys().filter_map(Value::as_str) {
         if kind(id) != "AWS::ApiGatewayV2::Route" {
             continue;
@@ -292,6 +298,20 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
         let integration = target
             .strip_prefix("integrations/")
             .ok_or_else(|| err(id, format!("Target `{target}` is not integrations/<id>")))?;
+        if routes.contains_key(&key) || mocks.contains_key(&key) {
+            return Err(err(
+                id,
+                format!("route key `{key}` is used by another route"),
+            ));
+        }
+        let integration_type = props(integration)
+            .and_then(|p| p.get("IntegrationType"))
+            .map(|v| r.resolve(v, integration))
+            .transpose()?;
+        if integration_type.as_deref() == Some("MOCK") {
+            mocks.insert(key, mock::parse(id, integration, resources, &r)?);
+            continue;
+        }
         let uri_value = props(integration)
             .and_then(|p| p.get("IntegrationUri"))
             .ok_or_else(|| {
@@ -347,6 +367,7 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
         api_id,
         route_selection_expression,
         routes,
+        mocks,
         functions,
         table,
     })

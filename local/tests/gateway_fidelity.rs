@@ -87,6 +87,11 @@ async fn events_are_shaped_like_aws() {
         .as_str()
         .unwrap()
         .to_string();
+    // `ping` is answered by the gateway (MOCK route): the function sees the
+    // next frame, on `$default`.
+    let frame = json!({"action":"history","channel":"user:alice"});
+    send(&mut ws, frame.clone()).await;
+    recv_type(&mut ws, "history").await;
     ws.close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
         code: 1000.into(),
         reason: "bye".into(),
@@ -126,7 +131,7 @@ async fn events_are_shaped_like_aws() {
         .unwrap();
     assert_eq!(message["requestContext"]["routeKey"], "$default");
     assert!(message["requestContext"]["messageId"].is_string());
-    assert_eq!(message["body"], json!({"action":"ping"}).to_string());
+    assert_eq!(message["body"], frame.to_string());
     let d = &disconnect["requestContext"];
     assert_eq!(d["routeKey"], "$disconnect");
     assert_eq!(d["disconnectStatusCode"], 1000);
@@ -145,15 +150,17 @@ fn template_variant(edit: &dyn Fn(String) -> String) -> String {
 #[tokio::test]
 async fn route_selection_by_body_path_and_default() {
     let mut o = opts();
-    // Route the `ping` action to its own route (same function).
+    // Route the `history` action to its own route (same function).
     o.template = template_variant(&|t| {
         t.replace(
             "  DefaultRoute:\n",
-            "  PingRoute:\n    Type: AWS::ApiGatewayV2::Route\n    Properties:\n      ApiId: !Ref WebSocketApi\n      RouteKey: ping\n      Target: !Join [\"/\", [\"integrations\", !Ref MessageIntegration]]\n  DefaultRoute:\n",
+            "  HistoryRoute:\n    Type: AWS::ApiGatewayV2::Route\n    Properties:\n      ApiId: !Ref WebSocketApi\n      RouteKey: history\n      Target: !Join [\"/\", [\"integrations\", !Ref MessageIntegration]]\n  DefaultRoute:\n",
         )
     });
     let local = Local::start(o).await;
     let (mut ws, id) = client(&local.url, &token("alice", &[], &[])).await;
+    send(&mut ws, json!({"action":"history","channel":"user:alice"})).await;
+    recv_type(&mut ws, "history").await;
     send(
         &mut ws,
         json!({"action":"subscribe","channel":"user:alice"}),
@@ -175,13 +182,13 @@ async fn route_selection_by_body_path_and_default() {
                 .to_string()
         })
         .collect();
-    assert_eq!(routes, vec!["ping", "$default", "$default"]);
+    assert_eq!(routes, vec!["history", "$default", "$default"]);
 }
 
 #[tokio::test]
 async fn without_default_route_unmatched_frames_get_aws_error() {
     let mut o = opts();
-    o.template = template_variant(&|t| t.replace("RouteKey: $default", "RouteKey: ping"));
+    o.template = template_variant(&|t| t.replace("RouteKey: $default", "RouteKey: history"));
     let local = Local::start(o).await;
     let (mut ws, id) = client(&local.url, &token("alice", &[], &[])).await;
     send(

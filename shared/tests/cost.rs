@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod cost_model;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -17,38 +18,110 @@ use wsfn::aws_sdk_dynamodb as ddb;
 use wsfn::store::{create_table, DynamoStore};
 use wsfn::testkit::RecordingDispatcher;
 
+/// What one action made DynamoDB do: calls by operation, and the read and
+/// write request units they consumed (on-demand billing).
+#[derive(Debug, Default)]
+struct Tally {
+    calls: BTreeMap<String, u32>,
+    rru: f64,
+    wru: f64,
+}
+
 #[derive(Debug, Default, Clone)]
-struct Calls(Arc<Mutex<BTreeMap<String, u32>>>);
+struct Calls(Arc<Mutex<Tally>>);
+
+/// The operation of the call in flight, kept in its own config bag.
+#[derive(Debug, Clone)]
+struct Op(String);
+
+impl aws_smithy_types::config_bag::Storable for Op {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
 
 impl ddb::config::Intercept for Calls {
     fn name(&self) -> &'static str {
         "CallCounter"
     }
 
-    fn read_before_transmit(
+    /// Asks every call for its consumed capacity (`ReturnConsumedCapacity`).
+    fn modify_before_signing(
         &self,
-        ctx: &ddb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        ctx: &mut ddb::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
         _rc: &ddb::config::RuntimeComponents,
-        _cfg: &mut ddb::config::ConfigBag,
+        cfg: &mut ddb::config::ConfigBag,
     ) -> Result<(), ddb::error::BoxError> {
-        let target = ctx
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default();
+        let req = ctx.request_mut();
+        let target = req.headers().get("x-amz-target").unwrap_or_default();
         let op = target.rsplit('.').next().unwrap_or(target).to_string();
-        *self.0.lock().unwrap().entry(op).or_default() += 1;
+        *self.0.lock().unwrap().calls.entry(op.clone()).or_default() += 1;
+        cfg.interceptor_state().store_put(Op(op));
+        let Some(mut body) = req
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        else {
+            return Ok(());
+        };
+        body["ReturnConsumedCapacity"] = json!("TOTAL");
+        let bytes = serde_json::to_vec(&body)?;
+        req.headers_mut()
+            .insert("content-length", bytes.len().to_string());
+        *req.body_mut() = aws_smithy_types::body::SdkBody::from(bytes);
+        Ok(())
+    }
+
+    /// Adds the units the answer reports. DynamoDB Local bills a
+    /// transaction's items at the standard rate; DynamoDB bills two units per
+    /// item, so a transaction's units count twice.
+    fn read_after_deserialization(
+        &self,
+        ctx: &ddb::config::interceptors::AfterDeserializationInterceptorContextRef<'_>,
+        _rc: &ddb::config::RuntimeComponents,
+        cfg: &mut ddb::config::ConfigBag,
+    ) -> Result<(), ddb::error::BoxError> {
+        let op = cfg.load::<Op>().map(|o| o.0.clone()).unwrap_or_default();
+        let Some(body) = ctx
+            .response()
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        else {
+            return Ok(());
+        };
+        let units: f64 = match &body["ConsumedCapacity"] {
+            serde_json::Value::Array(list) => list
+                .iter()
+                .filter_map(|c| c["CapacityUnits"].as_f64())
+                .sum(),
+            one => one["CapacityUnits"].as_f64().unwrap_or(0.0),
+        };
+        let mut t = self.0.lock().unwrap();
+        match op.as_str() {
+            "GetItem" | "Query" | "BatchGetItem" | "Scan" => t.rru += units,
+            "TransactGetItems" => t.rru += 2.0 * units,
+            "TransactWriteItems" => t.wru += 2.0 * units,
+            _ => t.wru += units,
+        }
         Ok(())
     }
 }
 
 impl Calls {
-    fn take(&self) -> String {
-        let m = std::mem::take(&mut *self.0.lock().unwrap());
-        m.iter()
+    /// The calls since the last take, as the README table shows them, and
+    /// their read and write units.
+    fn take_units(&self) -> (String, f64, f64) {
+        let t = std::mem::take(&mut *self.0.lock().unwrap());
+        let calls = t
+            .calls
+            .iter()
             .map(|(k, v)| format!("{v}× {k}"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        (calls, t.rru, t.wru)
+    }
+
+    fn take(&self) -> String {
+        self.take_units().0
     }
 }
 
@@ -80,8 +153,11 @@ async fn cost_per_action() {
     h.app = h.app.clone().with_dispatcher(Arc::new(shards.clone()));
     calls.take();
     let mut rows: Vec<(&str, String, u32)> = vec![];
+    let mut units: Vec<(&str, f64, f64)> = vec![];
     let mut row = |name: &'static str, h: &Harness| {
-        rows.push((name, calls.take(), h.pusher.take_post_count()));
+        let (c, rru, wru) = calls.take_units();
+        rows.push((name, c, h.pusher.take_post_count()));
+        units.push((name, rru, wru));
     };
 
     h.connect("c1=", &token("alice", &["room:*"], &["room:*"]))
@@ -93,7 +169,7 @@ async fn cost_per_action() {
     calls.take();
     h.pusher.take_post_count();
     h.send("c1=", json!({"action":"ping"})).await;
-    row("ping", &h);
+    row("ping, if it reaches the message function", &h);
     h.send("c1=", json!({"action":"subscribe","channel":"room:a"}))
         .await;
     row("subscribe (new channel)", &h);
@@ -165,13 +241,18 @@ async fn cost_per_action() {
     for (name, ddb_calls, posts) in &rows {
         println!("| {name} | {ddb_calls} | {posts} |");
     }
+
     let expected = [
         (
             "$connect (token, limit check, personal channel)",
             "1× TransactWriteItems",
             0,
         ),
-        ("ping", "1× GetItem, 1× UpdateItem", 1),
+        (
+            "ping, if it reaches the message function",
+            "1× GetItem, 1× UpdateItem",
+            1,
+        ),
         (
             "subscribe (new channel)",
             "2× GetItem, 1× PutItem, 1× TransactWriteItems, 1× UpdateItem",
@@ -220,6 +301,58 @@ async fn cost_per_action() {
         );
     }
     assert!(shards.take().is_empty(), "a small channel invoked shards");
+
+    // A channel of 100: the Query reads more, everything else stays.
+    for i in 0..100 {
+        let id = format!("b{i}=");
+        h.connect(&id, &token(&format!("reader{i}"), &["room:*"], &[]))
+            .await;
+        h.send(&id, json!({"action":"subscribe","channel":"room:big"}))
+            .await;
+    }
+    calls.take();
+    h.pusher.take_post_count();
+    h.send(
+        "c1=",
+        json!({"action":"publish","channel":"room:big","data":1}),
+    )
+    .await;
+    let (big, rru, wru) = calls.take_units();
+    let posts = h.pusher.take_post_count();
+    assert_eq!(posts, 101, "100 deliveries and the ack");
+    let mut measured: BTreeMap<&str, cost_model::Measured> = units
+        .iter()
+        .zip(&rows)
+        .map(|((name, rru, wru), (_, _, posts))| {
+            (
+                *name,
+                cost_model::Measured {
+                    rru: *rru,
+                    wru: *wru,
+                    posts: *posts,
+                },
+            )
+        })
+        .collect();
+    measured.insert(
+        "publish, 100 subscribers",
+        cost_model::Measured { rru, wru, posts },
+    );
+    println!("\npublish, 100 subscribers: {big} ({rru} RRU, {wru} WRU)");
+    println!("\n| request units | RRU | WRU |\n|---|---|---|");
+    for (name, m) in &measured {
+        println!("| {name} | {} | {} |", m.rru, m.wru);
+    }
+    let model = cost_model::markdown(&cost_model::rows(&measured));
+    println!("\n{}", model.join("\n"));
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cost.md"))
+        .expect("docs/cost.md");
+    for line in &model {
+        assert!(
+            doc.contains(line.as_str()),
+            "docs/cost.md is out of date; the model says:\n{line}"
+        );
+    }
 }
 
 /// A channel past `FANOUT_SHARD_SIZE`: the publisher reads one shard's

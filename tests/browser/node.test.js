@@ -57,3 +57,28 @@ test('under Node: a dropped subscriber recovers every message once, in order', a
     await local.stop();
   }
 });
+
+test('under Node: the pong comes from the gateway, not from a function (heartbeat at API Gateway price)', async () => {
+  const local = await startLocal(['--no-demo']);
+  const url = local.base.replace('http://', 'ws://');
+  const stats = async () => (await (await fetch(`${local.base}/_wsfn/stats`)).json()).invocations;
+  const client = new Client(url, { getToken: () => devToken(local.base, 'idle'), pingIntervalMs: 200, pongTimeoutMs: 1000 });
+  try {
+    client.connect();
+    await waitFor(() => client.connected, 5000, 'connected');
+    assert.ok(client.connectionId, 'the pong named the connection');
+    // Idle for ten intervals: about ten pings, every one answered (no reconnect).
+    const first = client.connectionId;
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal(client.connectionId, first, 'still the same socket');
+    const counts = await stats();
+    assert.equal(counts.ConnectFunction, 1);
+    assert.equal(counts.MessageFunction, 0, 'no ping reached the message function');
+    // A frame the function does answer is counted.
+    await client.channel('room:idle').history();
+    assert.equal((await stats()).MessageFunction, 1);
+  } finally {
+    client.close();
+    await local.stop();
+  }
+});

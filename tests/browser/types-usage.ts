@@ -16,6 +16,7 @@ room.publish({ text: 'hi' }).then((ack) => ack.duplicate || ack.seq > 0);
 room.history({ since: { seq: 1, epoch: 'e' }, limit: 10 }).then((p) => p.messages.length + Number(p.complete));
 room.presence().then((members) => members.map((m) => m.user + m.connections));
 const id: string | null = client.connectionId;
+document.addEventListener('resume', () => client.wake());
 off();
 client.close();
 export { id };

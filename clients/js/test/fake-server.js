@@ -14,6 +14,7 @@ export class FakeServer {
     this.loseMessages = 0;
     this.swallowAcks = 0;
     this.silent = false;
+    this.pings = 0;
     this.next = 0;
     const server = this;
     this.WebSocket = class FakeWebSocket {
@@ -85,7 +86,9 @@ export class FakeServer {
     const s = f.channel && this.stream(f.channel);
     switch (f.action) {
       case 'ping':
-        return reply({ type: 'pong', ts: Date.now(), connection: ws.connectionId });
+        // As API Gateway's MOCK route answers it: no `id` echoed.
+        this.pings += 1;
+        return this.send(ws, { type: 'pong', ts: Date.now(), connection: ws.connectionId });
       case 'auth':
         return reply({ type: 'authed', exp: 0 });
       case 'subscribe': {

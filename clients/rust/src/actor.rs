@@ -1,5 +1,5 @@
-//! The task that owns the socket: connects (full-jitter backoff), pings,
-//! times requests out, retries publishes, refreshes the token, and hands
+//! The task that owns the socket: connects (full-jitter backoff), pings
+//! when idle (`heartbeat.rs`), times requests out, retries publishes, refreshes the token, and hands
 //! frames to the channel logic (`channel.rs`).
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,9 +15,14 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 use crate::channel::Chan;
+use crate::heartbeat::Heartbeat;
 use crate::publish::Pub;
 use crate::timers::{backoff, now_secs, token_exp};
 use crate::{Cmd, Error, Event, Options, State};
+
+/// The heartbeat frame. API Gateway answers it itself and cannot echo an
+/// `id`: the pong is recognised by its type (one ping is out at a time).
+pub(crate) const PING: &str = r#"{"action":"ping"}"#;
 
 /// What connects the actor to its handles.
 pub(crate) struct Links {
@@ -29,7 +34,6 @@ pub(crate) struct Links {
 }
 
 pub(crate) enum Pending {
-    Ping,
     Subscribe { channel: String },
     Publish { key: u64 },
     Fill { channel: String },
@@ -53,13 +57,15 @@ pub(crate) struct Actor {
     pub(crate) closed: bool,
     /// The socket is open (frames can be sent).
     pub(crate) open: bool,
-    /// Open and the first pong came back.
+    /// Open and the first frame (the pong) came back.
     pub(crate) connected: bool,
+    /// Wake from a reconnect backoff at once (the app said the network is back).
+    pub(crate) wake: bool,
     /// Leave this socket (dead, `reconnect` frame, refused token); the delay before the next.
     pub(crate) leave: Option<Duration>,
-    pub(crate) next_ping: Instant,
-    pub(crate) pong_deadline: Option<Instant>,
-    pub(crate) pings: u64,
+    pub(crate) heartbeat: Heartbeat,
+    pub(crate) next_sync: Instant,
+    pub(crate) syncs: u64,
     pub(crate) stable_at: Option<Instant>,
     pub(crate) refresh_at: Option<Instant>,
 }
@@ -67,6 +73,7 @@ pub(crate) struct Actor {
 impl Actor {
     pub(crate) fn new(url: String, opts: Options, links: Links) -> Self {
         let now = Instant::now();
+        let heartbeat = Heartbeat::new(opts.ping_interval, opts.pong_timeout, now);
         Self {
             url,
             opts,
@@ -82,10 +89,11 @@ impl Actor {
             closed: false,
             open: false,
             connected: false,
+            wake: false,
             leave: None,
-            next_ping: now,
-            pong_deadline: None,
-            pings: 0,
+            heartbeat,
+            next_sync: now,
+            syncs: 0,
             stable_at: None,
             refresh_at: None,
         }
@@ -135,6 +143,9 @@ impl Actor {
                     },
                 }
                 self.expire_publishes();
+                if std::mem::take(&mut self.wake) {
+                    break;
+                }
             }
         }
         self.set_state(State::Closed);
@@ -208,9 +219,12 @@ impl Actor {
     ) {
         let (mut sink, mut stream) = ws.split();
         self.open = true;
-        self.pings = 0;
-        self.send(json!({"action": "ping"}), Pending::Ping);
-        self.pong_deadline = Some(Instant::now() + self.opts.pong_timeout);
+        self.wake = false;
+        // A ping at once: its pong names the connection.
+        let now = Instant::now();
+        self.heartbeat = Heartbeat::new(self.opts.ping_interval, self.opts.pong_timeout, now);
+        self.heartbeat.ping_now(now);
+        self.out.push(PING.to_string());
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         loop {
             for f in std::mem::take(&mut self.out) {
@@ -241,7 +255,6 @@ impl Actor {
     fn disconnected(&mut self) {
         self.open = false;
         self.connected = false;
-        self.pong_deadline = None;
         self.stable_at = None;
         self.refresh_at = None;
         self.out.clear();
@@ -281,7 +294,7 @@ impl Actor {
                     }
                 }
             }
-            Pending::Ping | Pending::Auth | Pending::Unsubscribe => {}
+            Pending::Auth | Pending::Unsubscribe => {}
         }
     }
 
@@ -327,6 +340,13 @@ impl Actor {
                 self.token = Some(t.clone());
                 self.send(json!({"action": "auth", "token": t}), Pending::Auth);
             }
+            Cmd::Wake => {
+                if !self.open {
+                    self.wake = true;
+                } else if self.connected && self.heartbeat.ping_now(Instant::now()) {
+                    self.out.push(PING.to_string());
+                }
+            }
             Cmd::Token(Err(e)) => {
                 self.emit(Event::Error(format!("token refresh: {e}")));
                 self.token = None;
@@ -335,20 +355,26 @@ impl Actor {
         }
     }
 
-    /// The first pong: the connection is usable.
-    pub(crate) fn on_connected(&mut self, connection: Option<String>) {
-        self.pong_deadline = None;
+    /// A `pong` names this connection.
+    pub(crate) fn set_connection_id(&mut self, connection: Option<String>) {
+        if connection.is_some() {
+            *self
+                .links
+                .connection_id
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = connection;
+        }
+    }
+
+    /// The first frame on a new socket (normally the pong): it is usable.
+    pub(crate) fn on_connected(&mut self) {
         if self.connected {
             return;
         }
         self.connected = true;
-        *self
-            .links
-            .connection_id
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = connection;
         let now = Instant::now();
-        self.next_ping = now + self.opts.ping_interval;
+        self.syncs = 0;
+        self.next_sync = now + self.opts.ping_interval;
         self.stable_at = Some(now + self.opts.stable_after);
         self.schedule_refresh();
         self.set_state(State::Connected);

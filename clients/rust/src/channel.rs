@@ -23,7 +23,10 @@ pub(crate) struct Chan {
     pub(crate) subscribing: bool,
     pub(crate) retry_subscribe: bool,
     pub(crate) filling: bool,
+    /// Messages arrived in the current heartbeat interval.
     pub(crate) active: bool,
+    /// Messages arrived in the interval before.
+    pub(crate) had_traffic: bool,
     /// After a resubscribe: the head to reach, and what was lost on the way.
     pub(crate) recovery: Option<(u64, Vec<Lost>)>,
     pub(crate) gap_at: Option<Instant>,
@@ -87,10 +90,20 @@ impl Actor {
     }
 
     pub(crate) fn on_frame(&mut self, text: &str) {
-        let Ok(f) = serde_json::from_str::<Value>(text) else {
+        self.heartbeat.seen(Instant::now());
+        let parsed = serde_json::from_str::<Value>(text);
+        if let Ok(f) = &parsed {
+            if f["type"] == "pong" {
+                self.set_connection_id(f["connection"].as_str().map(str::to_string));
+            }
+        }
+        // Any answer proves the new socket usable (a throttled ping's included).
+        self.on_connected();
+        let Ok(f) = parsed else {
             return self.emit(Event::Error("a frame that is not JSON".into()));
         };
         match f["type"].as_str() {
+            Some("pong") => return,
             Some("message") => {
                 if let Ok(m) = serde_json::from_value::<Message>(f) {
                     self.on_message(m);
@@ -114,11 +127,6 @@ impl Actor {
             Ok(f)
         };
         match kind {
-            // Any reply proves the socket alive (a rate-limited ping included).
-            Pending::Ping => {
-                let id = reply.as_ref().ok().and_then(|f| f["connection"].as_str());
-                self.on_connected(id.map(str::to_string));
-            }
             Pending::Auth => match reply {
                 Ok(_) => self.on_authed(),
                 Err(e) => {
@@ -342,17 +350,21 @@ impl Actor {
         });
     }
 
-    /// Heartbeat: channels that had traffic (or all, every Nth) read what follows their last seq.
+    /// Every heartbeat interval. A burst's lost last message has nothing
+    /// after it to reveal the gap: once a channel's traffic has stopped
+    /// (messages in the interval before, none in this one) it reads what
+    /// follows its last seq, once; a busy channel reads nothing (a gap shows
+    /// by itself). `all`: quiet channels check too.
     pub(crate) fn sync_channels(&mut self, all: bool) {
-        let names: Vec<String> = self
-            .channels
-            .iter_mut()
-            .filter(|(_, c)| c.subscribed && (c.active || all || c.seqr.behind()))
-            .map(|(n, c)| {
-                c.active = false;
-                n.clone()
-            })
-            .collect();
+        let mut names = Vec::new();
+        for (n, c) in self.channels.iter_mut().filter(|(_, c)| c.subscribed) {
+            let settled = c.had_traffic && !c.active;
+            c.had_traffic = c.active;
+            c.active = false;
+            if settled || all || c.seqr.behind() {
+                names.push(n.clone());
+            }
+        }
         for n in names {
             self.fill(&n);
         }

@@ -20,6 +20,7 @@
 mod actor;
 mod channel;
 mod dev;
+mod heartbeat;
 mod publish;
 mod sequencer;
 mod timers;
@@ -91,9 +92,10 @@ impl TokenSource {
 pub struct Options {
     /// Where tokens come from.
     pub token: TokenSource,
-    /// Ping every (25 s).
+    /// Ping after this long without any inbound frame (100 s: README,
+    /// "Cost model"); channels also look for a lost tail this often.
     pub ping_interval: Duration,
-    /// A ping unanswered this long means a dead socket (10 s).
+    /// A ping that no frame answers within this long means a dead socket (10 s).
     pub pong_timeout: Duration,
     /// Full-jitter backoff: first ceiling (500 ms).
     pub backoff_base: Duration,
@@ -110,7 +112,8 @@ pub struct Options {
     pub publish_timeout: Duration,
     /// How long an out-of-order message waits for its gap before history is read (1 s).
     pub gap_wait: Duration,
-    /// Every Nth heartbeat also checks quiet channels for lost messages (10).
+    /// Every Nth `ping_interval` quiet channels look for lost messages too
+    /// (36: hourly at the default interval; README, "Cost model").
     pub sync_every_pings: u64,
 }
 
@@ -119,7 +122,7 @@ impl Options {
     pub fn new(token: TokenSource) -> Self {
         Self {
             token,
-            ping_interval: Duration::from_secs(25),
+            ping_interval: Duration::from_secs(100),
             pong_timeout: Duration::from_secs(10),
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(20),
@@ -128,7 +131,7 @@ impl Options {
             request_timeout: Duration::from_secs(10),
             publish_timeout: Duration::from_secs(240),
             gap_wait: Duration::from_secs(1),
-            sync_every_pings: 10,
+            sync_every_pings: 36,
         }
     }
 }
@@ -149,6 +152,7 @@ pub(crate) enum Cmd {
         done: oneshot::Sender<Result<Value, Error>>,
     },
     Token(Result<String, String>),
+    Wake,
     Close,
 }
 
@@ -294,6 +298,13 @@ impl Client {
     /// State changes, recovery reports and errors.
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// The network came back or the app returned to the foreground: a
+    /// connected socket is checked with a ping at once (when none is out), a
+    /// reconnect waiting for its backoff happens now.
+    pub fn wake(&self) {
+        let _ = self.tx.send(Cmd::Wake);
     }
 
     /// Closes for good: pending publishes fail with [`Error::Closed`].

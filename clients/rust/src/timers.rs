@@ -1,13 +1,14 @@
-//! Time-driven work, checked every 50 ms: pings and dead-socket detection,
-//! request timeouts, the backoff reset, token refresh, publish retries and
+//! Time-driven work, checked every 50 ms: the heartbeat (a ping when idle,
+//! dead-socket detection), channel syncs, request timeouts, the backoff reset, token refresh, publish retries and
 //! the channels' gap timers.
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::actor::{Actor, Pending};
+use crate::actor::{Actor, PING};
+use crate::heartbeat::Beat;
 use crate::{Cmd, Error};
 
 /// A JWT's `exp` (seconds), read without verifying.
@@ -36,16 +37,20 @@ pub(crate) fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
 impl Actor {
     pub(crate) fn tick(&mut self) {
         let now = Instant::now();
-        if self.pong_deadline.is_some_and(|d| d <= now) {
+        match self.heartbeat.poll(now) {
             // A socket that stopped answering: leave it at once.
-            self.leave = Some(Duration::ZERO);
-            return;
+            Beat::Dead => {
+                self.leave = Some(Duration::ZERO);
+                return;
+            }
+            Beat::Ping => self.out.push(PING.to_string()),
+            Beat::Quiet => {}
         }
         let timeout = self.opts.request_timeout;
         let late: Vec<String> = self
             .pending
             .iter()
-            .filter(|(_, (p, at))| !matches!(p, Pending::Ping) && *at + timeout <= now)
+            .filter(|(_, (_, at))| *at + timeout <= now)
             .map(|(id, _)| id.clone())
             .collect();
         for id in late {
@@ -60,12 +65,12 @@ impl Actor {
             self.stable_at = None;
             self.attempt = 0;
         }
-        if now >= self.next_ping {
-            self.next_ping = now + self.opts.ping_interval;
-            self.pings += 1;
-            self.send(json!({"action": "ping"}), Pending::Ping);
-            self.pong_deadline = Some(now + self.opts.pong_timeout);
-            let all = self.pings.checked_rem(self.opts.sync_every_pings.max(1)) == Some(0);
+        // Channels with traffic look for a lost tail every interval; every
+        // Nth time quiet ones do too.
+        if now >= self.next_sync {
+            self.next_sync = now + self.opts.ping_interval;
+            self.syncs += 1;
+            let all = self.syncs.checked_rem(self.opts.sync_every_pings.max(1)) == Some(0);
             self.sync_channels(all);
         }
         if self.refresh_at.is_some_and(|t| t <= now) {

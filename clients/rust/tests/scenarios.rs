@@ -280,3 +280,63 @@ async fn lossy_deliveries_embedded() {
 async fn lossy_deliveries_dynamodb_local() {
     lossy_deliveries(dynamodb()).await;
 }
+
+/// Idle connections ping the gateway's MOCK route: every pong comes without
+/// any function invocation.
+async fn idle_heartbeat(o: LocalOptions) {
+    let running = start(o).await.unwrap();
+    let url = running.ws_url();
+    let mut opts = fast(TokenSource::wsfn_local_dev(
+        &url,
+        "idle",
+        Duration::from_secs(3600),
+    ));
+    opts.ping_interval = Duration::from_millis(200);
+    opts.pong_timeout = Duration::from_secs(1);
+    let c = Client::connect(url, opts);
+    assert!(c.wait_for(State::Connected, Duration::from_secs(10)).await);
+    let first = c.connection_id().expect("the pong named the connection");
+    // Ten idle intervals: each ping answered, the socket kept.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(c.state(), State::Connected);
+    assert_eq!(c.connection_id().as_deref(), Some(first.as_str()));
+    let counts = running.gateway.invocations();
+    assert_eq!(counts["ConnectFunction"], 1);
+    assert_eq!(counts["MessageFunction"], 0, "no ping reached a function");
+    c.history("room:idle", None, None).await.unwrap();
+    assert_eq!(running.gateway.invocations()["MessageFunction"], 1);
+    c.close();
+    // `wake` (the network is back) cuts a long reconnect backoff short.
+    let url = running.ws_url();
+    let mut opts = fast(TokenSource::wsfn_local_dev(
+        &url,
+        "sleepy",
+        Duration::from_secs(3600),
+    ));
+    opts.backoff_base = Duration::from_secs(60);
+    opts.backoff_cap = Duration::from_secs(60);
+    let c = Client::connect(url, opts);
+    assert!(c.wait_for(State::Connected, Duration::from_secs(10)).await);
+    drop_connection(&running, &c);
+    assert!(
+        c.wait_for(State::Disconnected, Duration::from_secs(5))
+            .await
+    );
+    c.wake();
+    assert!(
+        c.wait_for(State::Connected, Duration::from_secs(5)).await,
+        "reconnected at once"
+    );
+    c.close();
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_heartbeat_embedded() {
+    idle_heartbeat(embedded()).await;
+}
+
+#[tokio::test]
+async fn idle_heartbeat_dynamodb_local() {
+    idle_heartbeat(dynamodb()).await;
+}

@@ -30,6 +30,38 @@ fn reads_the_project_template() {
 }
 
 #[test]
+fn the_ping_route_is_answered_by_api_gateway() {
+    let spec = project_template();
+    assert!(!spec.routes.contains_key("ping"), "no function behind ping");
+    let ping = &spec.mocks["ping"];
+    assert_eq!(ping.integration, "PingIntegration");
+    assert!(ping.two_way, "the route response returns the pong");
+    let ctx = |name: &str| match name {
+        "connectionId" => Some("c1=".to_string()),
+        "requestTimeEpoch" => Some("1700000000123".to_string()),
+        _ => None,
+    };
+    let pong: serde_json::Value =
+        serde_json::from_str(&ping.answer(&ctx).unwrap().unwrap()).unwrap();
+    assert_eq!(
+        pong,
+        serde_json::json!({"type": "pong", "ts": 1_700_000_000_123_u64, "connection": "c1="})
+    );
+}
+
+#[test]
+fn mock_routes_outside_the_emulated_subset_are_refused_at_load() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let bad = text.replace("$context.connectionId", "$input.body");
+    let e = parse(&bad, &HashMap::new()).unwrap_err().to_string();
+    assert!(e.contains("PingIntegrationResponse"), "{e}");
+    let dup = text.replace("RouteKey: ping", "RouteKey: $default");
+    let e = parse(&dup, &HashMap::new()).unwrap_err().to_string();
+    assert!(e.contains("used by another route"), "{e}");
+}
+
+#[test]
 fn parameter_overrides_flow_into_env() {
     let o = HashMap::from([("MaxConnectionsPerUser".to_string(), "3".to_string())]);
     let spec = load(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"), &o).unwrap();
