@@ -16,6 +16,32 @@ pub fn set_enabled(on: bool) {
 /// The default namespace (`METRICS_NAMESPACE` changes it).
 pub const NAMESPACE: &str = "wsfn";
 
+/// Lambda's application log levels, least to most severe.
+pub const LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+
+/// The `level` an EMF line carries so that Lambda's log-level filter keeps
+/// it: `INFO`, or the function's configured level (`AWS_LAMBDA_LOG_LEVEL`,
+/// from the template's `LogLevel`) when that is stricter. A JSON line below
+/// the configured level is dropped before CloudWatch reads it — and its
+/// metrics with it: alarms that never fire, a blank dashboard.
+pub fn emf_level(configured: Option<&str>) -> &'static str {
+    let rank = |l: &str| {
+        LOG_LEVELS
+            .iter()
+            .position(|x| x.eq_ignore_ascii_case(l.trim()))
+    };
+    match configured.and_then(rank) {
+        Some(r) if r > 2 => LOG_LEVELS[r],
+        _ => "INFO",
+    }
+}
+
+/// This process's EMF level, read once.
+fn level() -> &'static str {
+    static LEVEL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    LEVEL.get_or_init(|| emf_level(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref()))
+}
+
 /// Whether this process has flushed metrics yet: its first flush carries
 /// `ColdStart = 1`.
 static WARM: AtomicBool = AtomicBool::new(false);
@@ -91,6 +117,7 @@ impl Metrics {
             .iter()
             .map(|(n, _, u)| json!({"Name": n, "Unit": u}))
             .collect();
+        doc.insert("level".into(), json!(level()));
         doc.insert(
             "_aws".into(),
             json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": [{

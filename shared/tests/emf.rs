@@ -160,3 +160,39 @@ async fn a_scripted_session_emits_the_expected_metrics() {
     let cold: f64 = lines.iter().filter_map(|l| l["ColdStart"].as_f64()).sum();
     assert_eq!(cold, 1.0, "one cold start per process");
 }
+
+/// Every metrics line survives the strictest `LogLevel` the template offers:
+/// its `level` is never below the configured one (Lambda drops such lines).
+#[test]
+fn metrics_lines_survive_every_log_level_of_the_template() {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let block = &template[template.find("\n  LogLevel:").expect("LogLevel parameter")..];
+    let allowed = block
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("AllowedValues:"))
+        .expect("LogLevel AllowedValues");
+    let levels: Vec<&str> = allowed
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(str::trim)
+        .collect();
+    assert!(levels.contains(&"FATAL"), "{levels:?}");
+    let rank = |l: &str| wsfn::metrics::LOG_LEVELS.iter().position(|x| *x == l).unwrap();
+    for configured in levels {
+        let emitted = wsfn::metrics::emf_level(Some(configured));
+        assert!(
+            rank(emitted) >= rank(configured),
+            "LogLevel {configured}: EMF lines at {emitted} would be dropped"
+        );
+        assert!(rank(emitted) >= rank("INFO"), "never below INFO");
+    }
+    assert_eq!(wsfn::metrics::emf_level(None), "INFO");
+    // The line itself carries the level.
+    let mut m = wsfn::metrics::Metrics::new("ns", "message");
+    m.count("Delivered", 1);
+    let doc = m.to_emf(1);
+    assert!(doc["level"].is_string(), "{doc}");
+}
