@@ -11,6 +11,7 @@ use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use wsfn::app::App;
 use wsfn::config::{Config, VARIABLES};
 use wsfn::dispatch::{FanoutTask, LambdaDispatcher};
+use wsfn::functions::Function;
 use wsfn::handlers::{self, WsEvent};
 use wsfn::push::PusherFactory;
 use wsfn::store::Store;
@@ -58,15 +59,6 @@ fn to_json(r: impl serde::Serialize) -> Result<serde_json::Value, InvokeError> {
     serde_json::to_value(r).map_err(|e| InvokeError::Function(e.to_string()))
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Handler {
-    Connect,
-    Disconnect,
-    Message,
-    Publish,
-    Fanout,
-}
-
 /// What every function shares: the store, the management API clients and
 /// the Lambda client fan-out shards are queued with.
 #[derive(Clone)]
@@ -90,7 +82,7 @@ impl std::fmt::Debug for Shared {
 /// Calls the handlers in this process.
 #[derive(Debug)]
 pub struct InProcessInvoker {
-    functions: HashMap<String, (Handler, App)>,
+    functions: HashMap<String, (Function, App)>,
 }
 
 /// Why the functions could not be set up (bad config names the function and variable).
@@ -149,27 +141,23 @@ impl InProcessInvoker {
         let mut functions = HashMap::new();
         let mut dev = false;
         for f in spec.functions.values() {
-            let handler = match f.binary.as_str() {
-                "connect" => Handler::Connect,
-                "disconnect" => Handler::Disconnect,
-                "message" => Handler::Message,
-                "publish" => Handler::Publish,
-                "fanout" => Handler::Fanout,
-                other => {
-                    return Err(SetupError {
-                        function: f.logical_id.clone(),
-                        reason: format!(
-                        "binary `{other}` is not a wsfn function (connect, disconnect, message, publish, fanout)"
+            let Some(handler) = Function::from_binary(&f.binary) else {
+                return Err(SetupError {
+                    function: f.logical_id.clone(),
+                    reason: format!(
+                        "binary `{}` is not a wsfn function (connect, disconnect, message, publish, fanout)",
+                        f.binary
                     ),
-                    })
-                }
+                });
             };
             let (env, dev_secret) = function_env(f, process, management_endpoint);
             dev |= dev_secret;
             let map: HashMap<String, String> = env.into_iter().collect();
-            let config = Config::from_map(&map).map_err(|e| SetupError {
-                function: f.logical_id.clone(),
-                reason: e.to_string(),
+            let config = Config::for_function(&|k| map.get(k).cloned(), handler).map_err(|e| {
+                SetupError {
+                    function: f.logical_id.clone(),
+                    reason: e.to_string(),
+                }
             })?;
             let dispatcher = match (&config.fanout_function, &shared.lambda) {
                 (Some(name), Some(client)) => Some(Arc::new(LambdaDispatcher::new(
@@ -207,10 +195,10 @@ impl Invoker for InProcessInvoker {
         let span = wsfn::logging::span_for(&rid, None, &event);
         let run = async {
             match handler {
-                Handler::Connect => Ok(handlers::connect(event, app).await),
-                Handler::Disconnect => Ok(handlers::disconnect(event, app).await),
-                Handler::Message => Ok(handlers::message(event, app).await),
-                Handler::Publish | Handler::Fanout => Err(InvokeError::BadEvent(format!(
+                Function::Connect => Ok(handlers::connect(event, app).await),
+                Function::Disconnect => Ok(handlers::disconnect(event, app).await),
+                Function::Message => Ok(handlers::message(event, app).await),
+                Function::Publish | Function::Fanout => Err(InvokeError::BadEvent(format!(
                     "{function} is not a WebSocket route function"
                 ))),
             }
@@ -236,14 +224,14 @@ impl Invoker for InProcessInvoker {
         let bad = |e: serde_json::Error| InvokeError::BadEvent(e.to_string());
         let failed = |e: wsfn::HandlerError| InvokeError::Function(e.to_string());
         match handler {
-            Handler::Publish => {
+            Function::Publish => {
                 let request: handlers::PublishRequest =
                     serde_json::from_value(event).map_err(bad)?;
                 let span = wsfn::logging::invocation_span(&rid, None, None, Some("publish"));
                 let work = handlers::publish_api(request, app, invocation);
                 to_json(wsfn::logging::within(span, work).await.map_err(failed)?)
             }
-            Handler::Fanout => {
+            Function::Fanout => {
                 let task: FanoutTask = serde_json::from_value(event).map_err(bad)?;
                 let span = wsfn::logging::invocation_span(&rid, None, None, Some("fanout"));
                 let work = handlers::fanout(task, app, invocation);

@@ -10,10 +10,12 @@ use std::collections::{BTreeMap, HashMap};
 use serde_yaml::Value;
 
 mod mock;
+mod render;
 mod resolve;
 mod rules;
 
 pub use mock::{MockError, MockRoute, CONTEXT_VARIABLES};
+pub use render::{render, Deployment};
 
 use resolve::{as_str, Resolver};
 pub use rules::Statement;
@@ -121,13 +123,14 @@ pub fn load(path: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec, 
     })
 }
 
-/// Parses template text.
-pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec, TemplateError> {
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| TemplateError::Read {
-        path: String::new(),
-        reason: e.to_string(),
-    })?;
-    let empty = serde_yaml::Mapping::new();
+/// The resolver of a parsed template: its parameters (defaults, then
+/// `overrides`), the pseudo parameters wsfn-local stands in for, its
+/// resources and conditions.
+pub(crate) fn resolver<'a>(
+    doc: &'a Value,
+    overrides: &HashMap<String, String>,
+    empty: &'a serde_yaml::Mapping,
+) -> Result<Resolver<'a>, TemplateError> {
     let resources = doc
         .get("Resources")
         .and_then(Value::as_mapping)
@@ -142,7 +145,7 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
     for (k, v) in doc
         .get("Parameters")
         .and_then(Value::as_mapping)
-        .unwrap_or(&empty)
+        .unwrap_or(empty)
     {
         let name = k.as_str().unwrap_or_default().to_string();
         let default = v.get("Default").and_then(as_str).unwrap_or_default();
@@ -151,14 +154,25 @@ pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec,
             overrides.get(&name).cloned().unwrap_or(default),
         );
     }
-    let r = Resolver {
+    Ok(Resolver {
         params,
         resources,
         conditions: doc
             .get("Conditions")
             .and_then(Value::as_mapping)
-            .unwrap_or(&empty),
-    };
+            .unwrap_or(empty),
+    })
+}
+
+/// Parses template text.
+pub fn parse(text: &str, overrides: &HashMap<String, String>) -> Result<ApiSpec, TemplateError> {
+    let doc: Value = serde_yaml::from_str(text).map_err(|e| TemplateError::Read {
+        path: String::new(),
+        reason: e.to_string(),
+    })?;
+    let empty = serde_yaml::Mapping::new();
+    let r = resolver(&doc, overrides, &empty)?;
+    let resources = r.resources;
     rules::check(&doc, &r)?;
     let kind = |id: &str| {
         resources

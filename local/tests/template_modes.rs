@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use wsfn::functions::Function;
 use wsfn_local::template::{load, ApiSpec, FunctionSpec, TemplateError};
 
 const TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
@@ -18,8 +19,44 @@ fn render(params: &[(&str, &str)]) -> Result<ApiSpec, TemplateError> {
     load(TEMPLATE, &o)
 }
 
+fn kind(f: &FunctionSpec) -> Function {
+    Function::from_binary(&f.binary).expect("a wsfn function")
+}
+
+/// The functions that verify tokens: they alone get the key.
 fn functions(spec: &ApiSpec) -> Vec<&FunctionSpec> {
-    spec.routes.values().collect()
+    let v: Vec<&FunctionSpec> = spec
+        .functions
+        .values()
+        .filter(|f| kind(f).verifies_tokens())
+        .collect();
+    assert_eq!(v.len(), 2, "connect and message");
+    v
+}
+
+/// The functions that verify no tokens: no key, no secret, in any mode.
+fn keyless(spec: &ApiSpec) {
+    for f in spec
+        .functions
+        .values()
+        .filter(|f| !kind(f).verifies_tokens())
+    {
+        for var in [
+            "JWT_SECRET_ARN",
+            "JWT_PUBLIC_KEY",
+            "JWT_JWKS_URL",
+            "JWT_ISSUER",
+            "ROLE_CAPABILITIES",
+        ] {
+            assert!(!f.env.contains_key(var), "{} gets {var}", f.logical_id);
+        }
+        assert!(
+            allowed(f, "secretsmanager:GetSecretValue").is_empty(),
+            "{} may read the secret",
+            f.logical_id
+        );
+        assert!(allowed(f, "kms:Decrypt").is_empty(), "{}", f.logical_id);
+    }
 }
 
 /// Resources a function may call `action` on.
@@ -53,6 +90,7 @@ fn hs256_default_creates_a_secret_and_passes_only_its_arn() {
             f.logical_id
         );
     }
+    keyless(&spec);
 }
 
 #[test]
@@ -62,7 +100,17 @@ fn hs256_with_an_existing_secret_reads_that_one_only() {
     for f in functions(&spec) {
         assert_eq!(f.env["JWT_SECRET_ARN"], arn);
         assert_eq!(allowed(f, "secretsmanager:GetSecretValue"), vec![arn]);
+        assert!(allowed(f, "kms:Decrypt").is_empty(), "AWS managed key");
     }
+    keyless(&spec);
+    // A secret under a customer managed key: the verifying functions may
+    // decrypt through Secrets Manager with that key, and only them.
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let spec = render(&[("JwtSecretArn", arn), ("JwtSecretKmsKeyArn", key)]).unwrap();
+    for f in functions(&spec) {
+        assert_eq!(allowed(f, "kms:Decrypt"), vec![key]);
+    }
+    keyless(&spec);
 }
 
 #[test]
@@ -73,6 +121,7 @@ fn public_key_mode_passes_the_key_and_no_secret_access() {
         assert!(!f.env.contains_key("JWT_SECRET_ARN"));
         assert!(allowed(f, "secretsmanager:GetSecretValue").is_empty());
     }
+    keyless(&spec);
 }
 
 #[test]
@@ -103,11 +152,13 @@ fn jwks_mode_from_a_cognito_pool_derives_url_and_issuer() {
         assert_eq!(f.env["JWT_JWKS_URL"], url);
         assert_eq!(f.env["JWT_ISSUER"], "https://example.auth0.com/");
     }
+    keyless(&spec);
 }
 
 #[test]
 fn a_missing_or_stray_value_fails_the_deploy() {
-    let cases: [(&[(&str, &str)], &str); 6] = [
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd";
+    let cases: [(&[(&str, &str)], &str); 8] = [
         (
             &[("AuthMode", "jwks")],
             "needs CognitoUserPoolId or JwtJwksUrl",
@@ -137,6 +188,18 @@ fn a_missing_or_stray_value_fails_the_deploy() {
             ],
             "only used with AuthMode hs256",
         ),
+        (
+            &[("JwtSecretKmsKeyArn", key)],
+            "JwtSecretKmsKeyArn is the key of your own secret",
+        ),
+        (
+            &[
+                ("AuthMode", "public-key"),
+                ("JwtPublicKey", PEM),
+                ("JwtSecretKmsKeyArn", key),
+            ],
+            "JwtSecretKmsKeyArn is the key of your own secret",
+        ),
     ];
     for (params, expected) in cases {
         match render(params) {
@@ -146,63 +209,42 @@ fn a_missing_or_stray_value_fails_the_deploy() {
     }
 }
 
+/// Each function's IAM policy grants exactly its table
+/// (`wsfn::functions::Function::actions`, which `shared/tests/iam.rs`
+/// checks against the calls the code makes), on exactly its resources; the
+/// secret and its key are granted by mode (the tests above).
 #[test]
-fn each_function_may_do_what_its_store_calls_need() {
+fn each_function_may_do_exactly_what_its_table_says() {
     let spec = render(&[]).unwrap();
     let table = "arn:aws:dynamodb:local:000000000000:table/ConnectionsTable";
-    let need: [(&str, &[&str], bool); 3] = [
-        // $connect: one transaction (Update, Put); at the limit it reads
-        // holders, frees slots and removes gone connections, and asks the
-        // management API (GetConnection).
-        (
-            "$connect",
-            &[
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-                "dynamodb:Query",
-                "dynamodb:BatchWriteItem",
-            ],
-            true,
-        ),
-        (
-            "$disconnect",
-            &[
-                "dynamodb:Query",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-                "dynamodb:BatchWriteItem",
-            ],
-            false,
-        ),
-        (
-            "$default",
-            &[
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-                "dynamodb:Query",
-                "dynamodb:BatchWriteItem",
-                "dynamodb:ConditionCheckItem",
-            ],
-            true,
-        ),
-    ];
-    for (route, actions, manages) in need {
-        let f = &spec.routes[route];
-        for action in actions {
-            assert_eq!(allowed(f, action), vec![table], "{route} {action}");
-        }
+    let connections = "arn:aws:execute-api:local:000000000000:WebSocketApi/prod/*/@connections/*";
+    let fanout = "arn:aws:lambda:local:000000000000:function:wsfn-local-fanout";
+    assert_eq!(spec.functions.len(), Function::ALL.len());
+    for f in spec.functions.values() {
+        let mut granted: Vec<String> = f
+            .policies
+            .iter()
+            .filter(|s| s.effect == "Allow")
+            .flat_map(|s| s.actions.clone())
+            .filter(|a| a != "secretsmanager:GetSecretValue" && a != "kms:Decrypt")
+            .collect();
+        granted.sort();
+        granted.dedup();
+        let want: Vec<String> = kind(f).actions().into_iter().map(str::to_string).collect();
         assert_eq!(
-            !allowed(f, "execute-api:ManageConnections").is_empty(),
-            manages,
-            "{route}"
+            granted, want,
+            "{}: template (left) vs table (right)",
+            f.logical_id
         );
-        assert!(
-            allowed(f, "dynamodb:Scan").is_empty(),
-            "{route} never scans"
-        );
+        for action in &granted {
+            let on = allowed(f, action);
+            let expected = match action.split(':').next() {
+                Some("dynamodb") => table,
+                Some("execute-api") => connections,
+                Some("lambda") => fanout,
+                _ => panic!("{}: unexpected {action}", f.logical_id),
+            };
+            assert_eq!(on, vec![expected], "{} {action}", f.logical_id);
+        }
     }
 }

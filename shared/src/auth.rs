@@ -182,6 +182,9 @@ pub enum KeySource {
     Static(JwtKey),
     /// An identity provider's JWKS, picked by `kid`.
     Jwks(Arc<JwksKeys>),
+    /// None: a function that verifies no tokens (`$disconnect`, server
+    /// publish, fan-out) is given no key, and refuses any token.
+    None,
 }
 
 /// Verifies tokens with the pinned key, issuer, audience and leeway.
@@ -226,7 +229,7 @@ impl Verifier {
     pub fn jwks(&self) -> Option<&Arc<JwksKeys>> {
         match &self.keys {
             KeySource::Jwks(j) => Some(j),
-            KeySource::Static(_) => None,
+            KeySource::Static(_) | KeySource::None => None,
         }
     }
 
@@ -248,6 +251,9 @@ impl Verifier {
                 let key = jwks.key(header.kid.as_deref()).await?;
                 self.check(token, &key)
             }
+            KeySource::None => Err(AuthError::Invalid(
+                "this function verifies no tokens (it has no key)".into(),
+            )),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Cold-start wiring for the Lambda binaries: configuration from the
 //! environment (an error naming the variable, not a panic), the HS256
-//! secret from Secrets Manager when `JWT_SECRET_ARN` names one, SDK clients
+//! secret from Secrets Manager when `JWT_SECRET_ARN` names one (only for the
+//! functions that verify tokens), SDK clients
 //! (DynamoDB, management API, Lambda for fan-out shards) built once.
 
 use std::collections::HashMap;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use crate::app::App;
 use crate::config::{Config, ConfigError};
 use crate::dispatch::LambdaDispatcher;
+use crate::functions::Function;
 use crate::push::ManagementPushers;
 use crate::store::DynamoStore;
 
@@ -38,14 +40,17 @@ pub async fn resolve_secret(
     Ok(())
 }
 
-/// Builds the production [`App`]: DynamoDB store and management API pushers.
-pub async fn app_from_env() -> Result<App, ConfigError> {
+/// Builds the production [`App`] of `function`: DynamoDB store and
+/// management API pushers; the signing key only where tokens are verified.
+pub async fn app_from_env(function: Function) -> Result<App, ConfigError> {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
     let mut env: HashMap<String, String> = std::env::vars().collect();
-    resolve_secret(&mut env, &sdk).await?;
-    let config = Config::from_map(&env)?;
+    if function.verifies_tokens() {
+        resolve_secret(&mut env, &sdk).await?;
+    }
+    let config = Config::for_function(&|k| env.get(k).cloned(), function)?;
     if let Some(jwks) = config.verifier.jwks() {
         // Keys at cold start; if the provider is down now, the first
         // handshake tries again (and answers 503 if it still is).

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::auth::{HttpFetcher, JwksKeys, JwtKey, KeySource, RoleMap, Verifier};
+use crate::functions::Function;
 
 /// Every variable wsfn reads (PROTOCOL.md §4, plus `FANOUT_CONCURRENCY`).
 pub const VARIABLES: &[&str] = &[
@@ -187,24 +188,11 @@ pub fn check_jwks_url(url: &str) -> Result<(), String> {
     }
 }
 
-impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|k| std::env::var(k).ok())
-    }
-
-    /// Reads from a map, for tests and the local gateway.
-    pub fn from_map(map: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        Self::from_lookup(&|k| map.get(k).cloned())
-    }
-
-    /// Reads through any lookup function.
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let env = Env(lookup);
-        let table_name = env
-            .get("TABLE_NAME")
-            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
-        let key = match (
+/// The token-verification key: exactly one of `JWT_SECRET`,
+/// `JWT_PUBLIC_KEY`, `JWT_JWKS_URL`.
+fn key_source(env: &Env<'_>) -> Result<KeySource, ConfigError> {
+    Ok(
+        match (
             env.get("JWT_SECRET"),
             env.get("JWT_PUBLIC_KEY"),
             env.get("JWT_JWKS_URL"),
@@ -242,6 +230,47 @@ impl Config {
                     reason: "set exactly one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL".into(),
                 })
             }
+        },
+    )
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|k| std::env::var(k).ok())
+    }
+
+    /// Reads from a map, for tests and the local gateway.
+    pub fn from_map(map: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(&|k| map.get(k).cloned())
+    }
+
+    /// Reads through any lookup function; a token-verification key is required.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::read(lookup, true)
+    }
+
+    /// What `function` needs: a function that verifies no tokens is given
+    /// no key (`JWT_*` are not read, and the template passes none).
+    pub fn for_function(
+        lookup: &dyn Fn(&str) -> Option<String>,
+        function: Function,
+    ) -> Result<Self, ConfigError> {
+        Self::read(lookup, function.verifies_tokens())
+    }
+
+    fn read(
+        lookup: &dyn Fn(&str) -> Option<String>,
+        verifies_tokens: bool,
+    ) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let table_name = env
+            .get("TABLE_NAME")
+            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let key = if verifies_tokens {
+            key_source(&env)?
+        } else {
+            KeySource::None
         };
         let leeway = env.num("JWT_LEEWAY_SECONDS", 30u64, 0, 3600)?;
         let roles = RoleMap::parse(

@@ -19,6 +19,7 @@ mod error;
 #[cfg(feature = "testkit")]
 pub mod events;
 pub mod fanout;
+pub mod functions;
 pub mod handlers;
 mod http;
 pub mod logging;

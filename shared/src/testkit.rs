@@ -21,6 +21,8 @@ struct Inbox {
     throttle: HashMap<String, u32>,
     deleted: Vec<String>,
     posts: u32,
+    /// Every management API call: POST, DELETE and GET.
+    calls: u32,
     oversized: u32,
 }
 
@@ -61,6 +63,11 @@ impl RecordingPusher {
         std::mem::take(&mut self.lock().posts)
     }
 
+    /// How many management API calls of any kind were made, then resets.
+    pub fn take_call_count(&self) -> u32 {
+        std::mem::take(&mut self.lock().calls)
+    }
+
     /// Pushes refused for being over 128 KB (413), ever.
     pub fn oversized(&self) -> u32 {
         self.lock().oversized
@@ -77,6 +84,7 @@ impl Pusher for RecordingPusher {
     async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError> {
         let mut inbox = self.lock();
         inbox.posts += 1;
+        inbox.calls += 1;
         if inbox.gone.contains(connection_id) {
             return Err(PushError::Gone);
         }
@@ -106,6 +114,7 @@ impl Pusher for RecordingPusher {
 
     async fn delete(&self, connection_id: &str) -> Result<(), PushError> {
         let mut inbox = self.lock();
+        inbox.calls += 1;
         if inbox.gone.contains(connection_id) {
             return Err(PushError::Gone);
         }
@@ -115,7 +124,9 @@ impl Pusher for RecordingPusher {
     }
 
     async fn alive(&self, connection_id: &str) -> Result<bool, PushError> {
-        Ok(!self.lock().gone.contains(connection_id))
+        let mut inbox = self.lock();
+        inbox.calls += 1;
+        Ok(!inbox.gone.contains(connection_id))
     }
 }
 

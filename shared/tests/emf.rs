@@ -180,7 +180,12 @@ fn metrics_lines_survive_every_log_level_of_the_template() {
         .map(str::trim)
         .collect();
     assert!(levels.contains(&"FATAL"), "{levels:?}");
-    let rank = |l: &str| wsfn::metrics::LOG_LEVELS.iter().position(|x| *x == l).unwrap();
+    let rank = |l: &str| {
+        wsfn::metrics::LOG_LEVELS
+            .iter()
+            .position(|x| *x == l)
+            .unwrap()
+    };
     for configured in levels {
         let emitted = wsfn::metrics::emf_level(Some(configured));
         assert!(

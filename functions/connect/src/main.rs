@@ -6,7 +6,7 @@ use wsfn::handlers::{connect, WsEvent};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     wsfn::logging::init_json();
-    let app = &wsfn::bootstrap::app_from_env().await?;
+    let app = &wsfn::bootstrap::app_from_env(wsfn::functions::Function::Connect).await?;
     run(service_fn(|event: LambdaEvent<WsEvent>| async move {
         let ctx = &event.context;
         let span = wsfn::logging::span_for(

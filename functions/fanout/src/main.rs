@@ -7,7 +7,7 @@ use wsfn::handlers::{fanout, Invocation};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     wsfn::logging::init_json();
-    let app = &wsfn::bootstrap::app_from_env().await?;
+    let app = &wsfn::bootstrap::app_from_env(wsfn::functions::Function::Fanout).await?;
     run(service_fn(|event: LambdaEvent<FanoutTask>| async move {
         let ctx = &event.context;
         let span = wsfn::logging::invocation_span(

@@ -6,7 +6,7 @@ use wsfn::handlers::{publish_api, Invocation, PublishRequest};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     wsfn::logging::init_json();
-    let app = &wsfn::bootstrap::app_from_env().await?;
+    let app = &wsfn::bootstrap::app_from_env(wsfn::functions::Function::Publish).await?;
     run(service_fn(
         |event: LambdaEvent<PublishRequest>| async move {
             let ctx = &event.context;

@@ -1,6 +1,8 @@
 //! Shared test harness: both store backends and a handler driver.
 #![allow(dead_code)]
 
+pub(crate) mod calls;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
