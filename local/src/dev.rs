@@ -124,6 +124,30 @@ struct TokenRequest {
     publish: Vec<String>,
 }
 
+/// The request, checked as the functions would check the token it asks
+/// for: a JSON object (serde would also read a struct from an array, by
+/// position), a `sub` the handshake accepts, patterns that parse.
+fn parse_token_request(body: &[u8]) -> Result<TokenRequest, String> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if !value.is_object() {
+        return Err(
+            "the body must be a JSON object: {\"sub\", \"ttl\"?, \"subscribe\"?, \"publish\"?}"
+                .into(),
+        );
+    }
+    let req: TokenRequest = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    if req.sub.is_empty() || req.sub.len() > wsfn::auth::MAX_SUB_BYTES {
+        return Err("sub must be 1-256 bytes".into());
+    }
+    if req.sub.starts_with('@') {
+        return Err("sub must not begin with `@` (reserved for the backend)".into());
+    }
+    for p in req.subscribe.iter().chain(&req.publish) {
+        wsfn::channel::Pattern::parse(p).map_err(|e| format!("`{p}`: {e}"))?;
+    }
+    Ok(req)
+}
+
 fn default_ttl() -> u64 {
     3600
 }
@@ -157,16 +181,10 @@ pub async fn token(
             json!({"message": "the functions verify tokens with a public key or JWKS; wsfn-local can only sign HS256 dev tokens (unset JWT_PUBLIC_KEY/JWT_JWKS_URL)"}),
         );
     };
-    let req: TokenRequest = match serde_json::from_slice(&body) {
+    let req = match parse_token_request(&body) {
         Ok(r) => r,
-        Err(e) => return status(StatusCode::BAD_REQUEST, json!({"message": e.to_string()})),
+        Err(message) => return status(StatusCode::BAD_REQUEST, json!({ "message": message })),
     };
-    if req.sub.is_empty() || req.sub.len() > 256 {
-        return status(
-            StatusCode::BAD_REQUEST,
-            json!({"message": "sub must be 1-256 bytes"}),
-        );
-    }
     if !(1..=86_400).contains(&req.ttl) {
         return status(
             StatusCode::BAD_REQUEST,
@@ -225,5 +243,29 @@ pub async fn drop_connection(
             StatusCode::GONE,
             json!({"message": "no such connection", "connection": id}),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_token_request;
+
+    #[test]
+    fn token_requests_are_objects_with_valid_fields() {
+        let ok = parse_token_request(br#"{"sub":"alice","ttl":60}"#).unwrap();
+        assert_eq!((ok.sub.as_str(), ok.ttl), ("alice", 60));
+        assert_eq!(ok.subscribe, vec!["room:*".to_string()]);
+        for bad in [
+            r#"["x", 60, ["*"], ["*"]]"#,
+            r#""alice""#,
+            "null",
+            r#"{"sub":""}"#,
+            r#"{"sub":"@server"}"#,
+            r#"{"sub":"a","subscribe":["bad pattern"]}"#,
+            r#"{"sub":"a","extra":1}"#,
+            r#"{"sub":"a","ttl":-1}"#,
+        ] {
+            assert!(parse_token_request(bad.as_bytes()).is_err(), "{bad}");
+        }
     }
 }

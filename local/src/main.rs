@@ -234,6 +234,10 @@ struct TokenArgs {
 }
 
 fn token(args: TokenArgs) -> ExitCode {
+    if args.sub.is_empty() || args.sub.starts_with('@') {
+        eprintln!("wsfn-local token: --sub must be a user id, not empty and not beginning with `@` (reserved for the backend)");
+        return ExitCode::FAILURE;
+    }
     let secret = std::env::var("JWT_SECRET")
         .ok()
         .filter(|s| !s.is_empty())

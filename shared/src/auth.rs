@@ -300,6 +300,13 @@ impl Verifier {
         if c.sub.is_empty() {
             return Err(AuthError::Invalid("empty sub".into()));
         }
+        if c.sub.starts_with('@') {
+            // `@server` and any future `@…` name the backend, never a user:
+            // a token could otherwise publish as the backend.
+            return Err(AuthError::Invalid(
+                "sub must not begin with `@` (reserved for the backend)".into(),
+            ));
+        }
         if c.sub.len() > MAX_SUB_BYTES {
             return Err(AuthError::Invalid(format!(
                 "sub is {} bytes; at most {MAX_SUB_BYTES}",

@@ -12,7 +12,7 @@ use serde_json::json;
 use wsfn::auth::Principal;
 use wsfn::channel::ChannelName;
 use wsfn::store::{
-    Admission, Appended, ConnectionRecord, Gcra, HistoryLimits, IdemScope, IdempotencyKey,
+    Admission, Admit, Appended, ConnectionRecord, Gcra, HistoryLimits, IdemScope, IdempotencyKey,
     NewConnection, NewMessage, Quota, Store, StoreError, Subscribed,
 };
 
@@ -676,7 +676,7 @@ async fn rate_limit_is_exact(b: Backend) {
         async move {
             let mut ok = 0;
             for _ in 0..n {
-                ok += s.admit("r1=", g, at).await.unwrap() as u32;
+                ok += s.admit("r1=", g, at).await.unwrap().counted() as u32;
             }
             ok
         }
@@ -694,12 +694,28 @@ async fn rate_limit_is_exact(b: Backend) {
         3,
         "burst back after a pause"
     );
-    assert!(s.admit("r2=", g, t0).await.unwrap(), "per connection");
+    assert!(
+        s.admit("r2=", g, t0).await.unwrap().counted(),
+        "per connection"
+    );
+    // Out of order: a frame stamped 100 ms later reaches the store first; the
+    // earlier-stamped one is refused against the TAT it left, which the
+    // refusal reports, and a clock read after that refusal admits it.
+    let fast = Gcra::new(1000.0, 10); // 1 ms per frame, 9 ms of tolerance
+    assert!(s.admit("r4=", fast, t0 + 100_000).await.unwrap().counted());
+    let tat = match s.admit("r4=", fast, t0).await.unwrap() {
+        Admit::Refused { tat: Some(tat) } => tat,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(tat, t0 + 101_000);
+    assert!(fast.admits_at(tat, t0 + 100_000));
+    assert!(s.admit("r4=", fast, t0 + 100_000).await.unwrap().counted());
+    s.remove_connection("r4=").await.unwrap();
     // Simultaneous frames of one connection: exactly the burst.
     let tasks: Vec<_> = (0..12)
         .map(|_| {
             let s = s.clone();
-            tokio::spawn(async move { s.admit("r3=", g, t0).await.unwrap() })
+            tokio::spawn(async move { s.admit("r3=", g, t0).await.unwrap().counted() })
         })
         .collect();
     let mut ok = 0;

@@ -14,12 +14,60 @@ const PAGE: u32 = 200;
 /// At most this many subscribers are read for one reply (bounds the time).
 const MAX_READ: usize = 10_000;
 
+/// A cursor names where the next page starts (a subscriber's connection
+/// id) and is bound to its channel by a digest, so a cursor the server did
+/// not give for this channel — invented, mistyped, another channel's — is a
+/// `bad_request` rather than a page from somewhere. Not a secret: a client
+/// may read every page of a channel it may read anyway.
+fn encode_cursor(channel: &ChannelName, after: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!(
+        "{}.{}",
+        b64.encode(after),
+        b64.encode(check(channel, after))
+    )
+}
+
+fn check(channel: &ChannelName, after: &str) -> [u8; 9] {
+    let mut data = Vec::with_capacity(channel.as_str().len() + after.len() + 16);
+    data.extend_from_slice(b"wsfn-presence\0");
+    data.extend_from_slice(channel.as_str().as_bytes());
+    data.push(0);
+    data.extend_from_slice(after.as_bytes());
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data);
+    let mut out = [0u8; 9];
+    out.copy_from_slice(&d.as_ref()[..9]);
+    out
+}
+
+fn decode_cursor(channel: &ChannelName, cursor: &str) -> Result<String, ActionError> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let bad = || {
+        ActionError::BadRequest("cursor is not one a `presence` reply of this channel gave".into())
+    };
+    let (after, sum) = cursor.split_once('.').ok_or_else(bad)?;
+    let after = b64
+        .decode(after)
+        .ok()
+        .and_then(|a| String::from_utf8(a).ok())
+        .filter(|a| !a.is_empty())
+        .ok_or_else(bad)?;
+    let sum = b64.decode(sum).map_err(|_| bad())?;
+    if sum.as_slice() != check(channel, &after) {
+        return Err(bad());
+    }
+    Ok(after)
+}
+
 pub(super) async fn presence(
     ctx: &Ctx<'_>,
     channel: ChannelName,
     cursor: Option<String>,
 ) -> Result<Reply, ActionError> {
     require_read(ctx, &channel)?;
+    let cursor = cursor.map(|c| decode_cursor(&channel, &c)).transpose()?;
     let reply = |members: &BTreeMap<String, u32>, next: Option<String>| ServerFrame::Presence {
         id: ctx.id.clone(),
         channel: channel.to_string(),
@@ -31,10 +79,10 @@ pub(super) async fn presence(
             })
             .collect(),
         complete: next.is_none(),
-        cursor: next,
+        cursor: next.map(|after| encode_cursor(&channel, &after)),
     };
     // Room for the envelope with the longest cursor a reply can carry.
-    let envelope = reply(&BTreeMap::new(), Some("x".repeat(600)))
+    let envelope = reply(&BTreeMap::new(), Some("x".repeat(450)))
         .to_json()
         .len();
     let budget = MAX_REPLY_BYTES - envelope;
@@ -69,6 +117,26 @@ pub(super) async fn presence(
             Some(next) if read < MAX_READ => after = Some(next),
             Some(next) => return Ok(Reply::one(reply(&counts, Some(next)))),
             None => return Ok(Reply::one(reply(&counts, None))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_only_for_their_channel() {
+        let a = ChannelName::parse("room:a").unwrap();
+        let b = ChannelName::parse("room:b").unwrap();
+        let c = encode_cursor(&a, "AbC123xyz=");
+        assert_eq!(decode_cursor(&a, &c).unwrap(), "AbC123xyz=");
+        assert!(decode_cursor(&b, &c).is_err(), "another channel's cursor");
+        for invented in ["x", "!!!!", "", ".", "eA.", "eA.AAAAAAAAAAAA", &c[1..]] {
+            assert!(
+                matches!(decode_cursor(&a, invented), Err(ActionError::BadRequest(_))),
+                "{invented}"
+            );
         }
     }
 }

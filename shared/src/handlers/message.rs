@@ -16,7 +16,7 @@ use crate::fanout::push_with_retry;
 use crate::metrics::Metrics;
 use crate::protocol::{extract_id as echo_id, Action, ClientFrame, ServerFrame};
 use crate::push::{PushError, Pusher};
-use crate::store::Gcra;
+use crate::store::{Admit, Gcra};
 use crate::time::{now_micros, now_millis};
 
 /// Pushes stop this long before the invocation's deadline, leaving time to
@@ -120,7 +120,7 @@ async fn handle(
         .rate
         .unwrap_or(f64::from(app.config.rate_limit_per_second));
     let limit = Gcra::new(per_second, app.config.rate_limit_burst);
-    match app.store.admit(connection_id, limit, now_micros()).await {
+    match admit(app, connection_id, limit).await {
         Ok(false) => {
             metrics.count("RateLimited", 1);
             return (echo_id(body), Err(ActionError::RateLimited));
@@ -168,6 +168,36 @@ async fn handle(
         }
     }
     (id, outcome)
+}
+
+/// The rate decision for one frame, exact whatever order the connection's
+/// pipelined frames reach the store in. Each invocation reads the clock
+/// before its store call; a frame whose invocation reaches the store after a
+/// later-stamped one finds the TAT that frame left, and against its own,
+/// older clock it could be refused although within the budget (by up to
+/// the reordering, which a high rate makes larger than the tolerance). So a
+/// refusal is decided once more against the clock read after it — after
+/// every write that caused it — when the refusing TAT shows that clock
+/// would admit it. A frame over the budget at that later instant stays
+/// refused; one within it is counted. One extra write, only then.
+async fn admit(
+    app: &App,
+    connection_id: &str,
+    limit: Gcra,
+) -> Result<bool, crate::store::StoreError> {
+    let at = now_micros();
+    match app.store.admit(connection_id, limit, at).await? {
+        Admit::Counted => Ok(true),
+        Admit::Refused { tat: Some(tat) } => {
+            let now = now_micros();
+            if now > at && limit.admits_at(tat, now) {
+                Ok(app.store.admit(connection_id, limit, now).await?.counted())
+            } else {
+                Ok(false)
+            }
+        }
+        Admit::Refused { tat: None } => Ok(false),
+    }
 }
 
 /// API Gateway closes every connection after 2 hours.

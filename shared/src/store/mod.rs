@@ -19,7 +19,7 @@ pub use dynamo::{create_table, DynamoStore};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use types::{
-    Admission, Appended, ConnectionRecord, Gcra, HistoryLimits, IdemScope, IdempotencyKey,
+    Admission, Admit, Appended, ConnectionRecord, Gcra, HistoryLimits, IdemScope, IdempotencyKey,
     NewConnection, NewMessage, Page, Quota, Removed, StreamHead, Subscribed, Subscriber,
 };
 
@@ -118,13 +118,15 @@ pub trait StreamStore: Send + Sync {
 #[async_trait]
 pub trait RateStore: Send + Sync {
     /// Whether a frame at `now_us` (µs since the Unix epoch) is admitted
-    /// under `limit`; an admitted frame is counted.
+    /// under `limit`; an admitted frame is counted. A refusal carries the
+    /// stored TAT it was refused against, so the caller can tell whether a
+    /// later clock would admit it.
     async fn admit(
         &self,
         connection_id: &str,
         limit: Gcra,
         now_us: u64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Admit, StoreError>;
 }
 
 /// Everything a function needs of the store.

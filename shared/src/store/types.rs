@@ -157,6 +157,26 @@ pub struct HistoryLimits {
     pub max: u32,
 }
 
+/// A rate decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Admitted and counted.
+    Counted,
+    /// Refused; `tat` is the stored theoretical arrival time (µs) that
+    /// refused it, when the store could tell.
+    Refused {
+        /// The TAT the frame was refused against.
+        tat: Option<u64>,
+    },
+}
+
+impl Admit {
+    /// Whether the frame was admitted.
+    pub fn counted(self) -> bool {
+        self == Self::Counted
+    }
+}
+
 /// A GCRA rate limit (generic cell rate algorithm): one frame per
 /// `interval`, and up to `burst` at once after a quiet period. Exact at every
 /// instant: in any span of time `t`, at most `burst + t / interval` frames
@@ -183,6 +203,11 @@ impl Gcra {
     /// `now` is admitted when `tat ≤ now + tolerance`.
     pub fn tolerance_us(&self) -> u64 {
         self.interval_us.saturating_mul(u64::from(self.burst - 1))
+    }
+
+    /// Whether a frame refused against `tat` would be admitted at `now_us`.
+    pub fn admits_at(&self, tat: u64, now_us: u64) -> bool {
+        tat <= now_us.saturating_add(self.tolerance_us())
     }
 
     /// The decision for a frame at `now_us` given the stored TAT: the new TAT

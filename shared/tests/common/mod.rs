@@ -78,6 +78,7 @@ pub(crate) async fn dynamo_items_mentioning(table: &str, needle: &str) -> usize 
     }
 }
 
+#[derive(Clone)]
 pub(crate) enum Backend {
     Memory(Arc<MemoryStore>),
     Dynamo(Arc<DynamoStore>, String),

@@ -7,14 +7,20 @@
 //! an id twice (a late second `$disconnect`) is harmless.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
+};
 
 use super::{backend, build, DynamoStore, Tx};
 use crate::auth::Principal;
-use crate::store::item::{connection_item, connection_of, get_s, key, n, s, subscription_items};
+use crate::store::item::{
+    connection_item, connection_of, get_n, get_s, key, n, s, subscription_items,
+};
 use crate::store::keys::{self, attr, SK, TTL};
 use crate::store::{
-    Admission, ConnectionRecord, ConnectionStore, Gcra, NewConnection, RateStore, Removed,
+    Admission, Admit, ConnectionRecord, ConnectionStore, Gcra, NewConnection, RateStore, Removed,
     StoreError,
 };
 use crate::time::now_secs;
@@ -201,7 +207,7 @@ impl RateStore for DynamoStore {
         connection_id: &str,
         limit: Gcra,
         now_us: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Admit, StoreError> {
         let k = key(keys::conn_pk(connection_id), keys::RATE);
         let ttl = n(now_secs() + limit.state_ttl().as_secs());
         let quiet = self
@@ -219,7 +225,7 @@ impl RateStore for DynamoStore {
             .send()
             .await;
         match quiet {
-            Ok(_) => return Ok(true),
+            Ok(_) => return Ok(Admit::Counted),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
@@ -238,17 +244,18 @@ impl RateStore for DynamoStore {
             .expression_attribute_values(":limit", n(now_us.saturating_add(limit.tolerance_us())))
             .expression_attribute_values(":ttl", ttl)
             .return_values(ReturnValue::None)
+            // The refusing TAT comes back with the refusal (no extra read).
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match busy {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(backend("UpdateItem", e)),
+            Ok(_) => Ok(Admit::Counted),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(ccf)) => Ok(Admit::Refused {
+                    tat: ccf.item().and_then(|item| get_n(item, attr::TAT)),
+                }),
+                _ => Err(backend("UpdateItem", e)),
+            },
         }
     }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::{expiry, MemoryStore, Sub};
 use crate::auth::Principal;
 use crate::store::{
-    Admission, ConnectionRecord, ConnectionStore, Gcra, NewConnection, RateStore, Removed,
+    Admission, Admit, ConnectionRecord, ConnectionStore, Gcra, NewConnection, RateStore, Removed,
     StoreError,
 };
 use crate::time::now_secs;
@@ -104,7 +104,7 @@ impl RateStore for MemoryStore {
         connection_id: &str,
         limit: Gcra,
         now_us: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Admit, StoreError> {
         let now = now_secs();
         let mut s = self.lock();
         let stored = s
@@ -116,9 +116,9 @@ impl RateStore for MemoryStore {
             Some(tat) => {
                 s.rate
                     .insert(connection_id.to_string(), (tat, expiry(limit.state_ttl())));
-                Ok(true)
+                Ok(Admit::Counted)
             }
-            None => Ok(false),
+            None => Ok(Admit::Refused { tat: stored }),
         }
     }
 }
