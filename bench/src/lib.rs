@@ -20,6 +20,8 @@ pub mod big;
 pub mod functions;
 pub mod hot;
 pub mod pushcpu;
+pub mod soak;
+pub mod soak_cli;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -447,57 +449,35 @@ pub async fn churn(
 
 /// Store entries that belong to connections (0 when cleanup is complete).
 pub async fn leftovers(running: &Running) -> Result<usize, BenchError> {
-    if let Some(m) = &running.memory {
-        return Ok(m.connection_entries());
-    }
-    let Some((client, table)) = &running.dynamo_table else {
-        return Ok(0);
-    };
-    // Diagnostic full-table read: benchmark tooling only, never a hot path.
-    let mut count = 0usize;
-    let mut start = None;
-    loop {
-        let r = client
-            .scan()
-            .table_name(table)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| {
-                fail(
-                    "scan",
-                    wsfn::aws_sdk_dynamodb::error::DisplayErrorContext(e),
-                )
-            })?;
-        count += r
-            .items()
-            .iter()
-            .filter(|i| belongs_to_a_connection(i))
-            .count();
-        match r.last_evaluated_key {
-            Some(k) => start = Some(k),
-            None => return Ok(count),
-        }
-    }
+    running
+        .connection_items()
+        .await
+        .map_err(|e| fail("scan", e))
 }
 
-/// Whether a table item is owned by a connection (its record, rate windows,
-/// subscriptions on either side, or its entry in the user index) — as opposed
-/// to channel streams, history and idempotency records, which outlive it.
-fn belongs_to_a_connection(
-    item: &std::collections::HashMap<String, wsfn::aws_sdk_dynamodb::types::AttributeValue>,
-) -> bool {
-    let text = |name: &str| {
-        item.get(name)
-            .and_then(|v| v.as_s().ok())
-            .map(String::as_str)
-    };
-    let (pk, sk) = (
-        text(wsfn::store::keys::PK).unwrap_or_default(),
-        text(wsfn::store::keys::SK).unwrap_or_default(),
+/// One plain `DELETE` over HTTP/1.1 (wsfn-local's developer endpoints);
+/// returns the status.
+pub async fn http_delete(url: &str) -> Result<u16, BenchError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| fail("url", "not http://"))?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut s = tokio::net::TcpStream::connect(host)
+        .await
+        .map_err(|e| fail("connect", e))?;
+    let req = format!(
+        "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
-    use wsfn::store::keys;
-    pk.starts_with(keys::CONN_PREFIX)
-        || sk.starts_with(keys::SUB_PREFIX)
-        || (pk.starts_with(keys::USER_PREFIX) && sk == keys::CONNS)
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| fail("write", e))?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)
+        .await
+        .map_err(|e| fail("read", e))?;
+    out.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| fail("http", "no status"))
 }

@@ -29,6 +29,9 @@ enum Child {
     /// The built binaries through the Runtime API: init, warm duration,
     /// RSS, CPU per push and projected fan-out time per memory size.
     Functions(FunctionsArgs),
+    /// Hours of churn and traffic against wsfn-local (a process) on
+    /// DynamoDB Local: RSS, table items, lost messages (scripts/soak.sh).
+    Soak(wsfn_bench::soak_cli::SoakCli),
     /// Internal: a wsfn-local with virtual subscribers, for push-cpu.
     ServeVirtual {
         #[arg(long, default_value = "template.yaml")]
@@ -428,6 +431,7 @@ async fn main() -> ExitCode {
         Some(Child::Big(args)) => return big(args).await,
         Some(Child::PushCpu(args)) => return push_cpu(args).await,
         Some(Child::Functions(args)) => return functions(args).await,
+        Some(Child::Soak(args)) => return wsfn_bench::soak_cli::run(args).await,
         Some(Child::ServeVirtual {
             template,
             push_latency_ms,

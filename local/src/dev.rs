@@ -27,6 +27,8 @@ pub struct Dev {
     pub tokens: Option<TokenIssuer>,
     /// The management API (its fault counters).
     pub management: Arc<crate::management::Surface>,
+    /// The DynamoDB fault proxy, with `--fail-dynamodb`.
+    pub dynamo_faults: Option<Arc<crate::dynamo_faults::FaultProxy>>,
 }
 
 /// The functions' HS256 secret and the `iss`/`aud` they require.
@@ -220,6 +222,7 @@ pub async fn stats(State(dev): State<Arc<Dev>>) -> Response<Body> {
             "throttled": dev.management.throttled.load(Relaxed),
             "connections": dev.gw.connections.len(),
             "invocations": dev.gw.invocations(),
+            "dynamodb_faults": dev.dynamo_faults.as_ref().map(|p| p.counts.json()),
         }),
     )
 }

@@ -54,6 +54,12 @@ pub trait Invoker: Send + Sync {
     }
 }
 
+/// The deadline of an invocation starting now (ms since the Unix epoch),
+/// as Lambda computes it from the function's `Timeout`.
+fn deadline_ms(timeout: std::time::Duration) -> u64 {
+    wsfn::time::now_millis() + u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX / 2)
+}
+
 /// A handler's answer as the JSON the Lambda Invoke API returns.
 fn to_json(r: impl serde::Serialize) -> Result<serde_json::Value, InvokeError> {
     serde_json::to_value(r).map_err(|e| InvokeError::Function(e.to_string()))
@@ -82,7 +88,9 @@ impl std::fmt::Debug for Shared {
 /// Calls the handlers in this process.
 #[derive(Debug)]
 pub struct InProcessInvoker {
-    functions: HashMap<String, (Function, App)>,
+    /// Logical id → handler, its App, and its `Timeout` (each invocation's
+    /// deadline, as Lambda gives one).
+    functions: HashMap<String, (Function, App, std::time::Duration)>,
 }
 
 /// Why the functions could not be set up (bad config names the function and variable).
@@ -171,7 +179,7 @@ impl InProcessInvoker {
                 Some(d) => app.with_dispatcher(d),
                 None => app,
             };
-            functions.insert(f.logical_id.clone(), (handler, app));
+            functions.insert(f.logical_id.clone(), (handler, app, f.timeout));
         }
         Ok((Self { functions }, dev))
     }
@@ -184,10 +192,11 @@ impl Invoker for InProcessInvoker {
         function: &str,
         event: serde_json::Value,
     ) -> Result<ApiGatewayProxyResponse, InvokeError> {
-        let (handler, app) = self
+        let (handler, app, timeout) = self
             .functions
             .get(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
+        let deadline = deadline_ms(*timeout);
         let event: WsEvent =
             serde_json::from_value(event).map_err(|e| InvokeError::BadEvent(e.to_string()))?;
         // The function's log lines carry the invocation's fields, as on Lambda.
@@ -197,7 +206,7 @@ impl Invoker for InProcessInvoker {
             match handler {
                 Function::Connect => Ok(handlers::connect(event, app).await),
                 Function::Disconnect => Ok(handlers::disconnect(event, app).await),
-                Function::Message => Ok(handlers::message(event, app).await),
+                Function::Message => Ok(handlers::message_within(event, app, Some(deadline)).await),
                 Function::Publish | Function::Fanout => Err(InvokeError::BadEvent(format!(
                     "{function} is not a WebSocket route function"
                 ))),
@@ -212,14 +221,14 @@ impl Invoker for InProcessInvoker {
         function: &str,
         event: serde_json::Value,
     ) -> Result<serde_json::Value, InvokeError> {
-        let (handler, app) = self
+        let (handler, app, timeout) = self
             .functions
             .get(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
         let rid = crate::ids::request_id();
         let invocation = handlers::Invocation {
             request_id: Some(&rid),
-            deadline_ms: None,
+            deadline_ms: Some(deadline_ms(*timeout)),
         };
         let bad = |e: serde_json::Error| InvokeError::BadEvent(e.to_string());
         let failed = |e: wsfn::HandlerError| InvokeError::Function(e.to_string());

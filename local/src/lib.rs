@@ -5,8 +5,10 @@
 pub mod connections;
 pub mod console;
 pub mod dev;
+pub mod dynamo_faults;
 pub mod gateway;
 pub mod ids;
+pub mod inspect;
 pub mod invoker;
 pub mod lambda_api;
 pub mod management;
@@ -60,6 +62,9 @@ pub struct Options {
     pub virtual_subscribers: bool,
     /// Failure drill: the first N Invoke API invocations of a function fail.
     pub fail_invocations: HashMap<String, u32>,
+    /// DynamoDB faults (`--fail-dynamodb`): every function's calls pass a
+    /// proxy that fails a share of them (needs `dynamodb_endpoint`).
+    pub dynamodb_faults: dynamo_faults::DynamoFaults,
     /// Asynchronous invocations of one function running at once (32).
     pub async_concurrency: usize,
     /// Answer POSTs to connections without a socket and keep the frames
@@ -103,6 +108,7 @@ impl Options {
             management_rps: None,
             virtual_subscribers: false,
             fail_invocations: HashMap::new(),
+            dynamodb_faults: dynamo_faults::DynamoFaults::default(),
             async_concurrency: 32,
             capture_pushes: false,
             runtime_api: None,
@@ -123,6 +129,9 @@ pub enum StartError {
     /// The Runtime API invoker could not start.
     #[error("runtime API invoker: {0}")]
     RuntimeApi(String),
+    /// Faults asked for that cannot be injected.
+    #[error("{0}")]
+    Faults(String),
     /// DynamoDB endpoint unusable.
     #[error("DynamoDB at {endpoint}: {reason}")]
     Dynamo {
@@ -164,6 +173,8 @@ pub struct Running {
     pub management: Arc<management::Surface>,
     /// The Runtime API invoker, in that mode.
     pub runtime: Option<Arc<runtime_api::RuntimeApiInvoker>>,
+    /// The DynamoDB fault proxy, with `dynamodb_faults`.
+    pub dynamo_faults: Option<Arc<dynamo_faults::FaultProxy>>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -194,7 +205,16 @@ pub fn router(dev: Arc<dev::Dev>, registry: Arc<metrics::Registry>) -> Router {
         .post(management::post)
         .delete(management::delete)
         .with_state(management);
-    Router::new()
+    let faults = match &dev.dynamo_faults {
+        Some(proxy) => {
+            let route = axum::routing::post(dynamo_faults::handle).with_state(proxy.clone());
+            Router::new()
+                .route(dynamo_faults::PATH, route.clone())
+                .route(&format!("{}/", dynamo_faults::PATH), route)
+        }
+        None => Router::new(),
+    };
+    faults
         .route("/", get(dev::root).with_state(dev.clone()))
         .route("/demo/{file}", get(dev::asset).with_state(dev.clone()))
         .route(
@@ -265,6 +285,25 @@ pub async fn start_with(
             .or_else(|| std::env::var(k).ok())
     };
 
+    // With faults, the functions reach DynamoDB through this gateway's
+    // fault proxy; the table itself is created directly.
+    let fault_proxy = match (&opts.dynamodb_endpoint, opts.dynamodb_faults.any()) {
+        (_, false) => None,
+        (Some(endpoint), true) => Some(Arc::new(dynamo_faults::FaultProxy::new(
+            endpoint,
+            opts.dynamodb_faults,
+        ))),
+        (None, true) => {
+            return Err(StartError::Faults(
+                "--fail-dynamodb needs --dynamodb-endpoint: the embedded store has no DynamoDB calls to fail"
+                    .into(),
+            ))
+        }
+    };
+    let functions_endpoint = |endpoint: &str| match &fault_proxy {
+        Some(_) => format!("http://{addr}{}", dynamo_faults::PATH),
+        None => endpoint.to_string(),
+    };
     let mut memory = None;
     let mut dynamo_table = None;
     let (store, store_label): (Arc<dyn Store>, String) = match &opts.dynamodb_endpoint {
@@ -304,8 +343,13 @@ pub async fn start_with(
                     reason: e.to_string(),
                 })?;
             dynamo_table = Some((client.clone(), table.clone()));
+            let functions_client = wsfn::aws_sdk_dynamodb::Client::from_conf(
+                wsfn::aws_sdk_dynamodb::config::Builder::from(&sdk)
+                    .endpoint_url(functions_endpoint(endpoint))
+                    .build(),
+            );
             (
-                Arc::new(DynamoStore::new(client, table.clone())),
+                Arc::new(DynamoStore::new(functions_client, table.clone())),
                 format!("DynamoDB at {endpoint}, table {table}"),
             )
         }
@@ -339,7 +383,8 @@ pub async fn start_with(
                         .into(),
                 ));
             };
-            let endpoint = opts.dynamodb_endpoint.clone().unwrap_or_default();
+            let endpoint =
+                functions_endpoint(opts.dynamodb_endpoint.as_deref().unwrap_or_default());
             let creds = |k: &str| std::env::var(k).unwrap_or_else(|_| "wsfnlocal".into());
             let functions = spec
                 .functions
@@ -414,6 +459,7 @@ pub async fn start_with(
         demo: opts.demo,
         tokens,
         management: management.clone(),
+        dynamo_faults: fault_proxy.clone(),
     });
     let app = router(dev, registry.clone()).into_make_service_with_connect_info::<SocketAddr>();
     // Small frames both ways: without TCP_NODELAY, Nagle + delayed ACK adds ~40 ms.
@@ -436,6 +482,7 @@ pub async fn start_with(
         metrics: registry,
         management,
         runtime,
+        dynamo_faults: fault_proxy,
         server,
     })
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use wsfn_local::dynamo_faults::DynamoFaults;
 use wsfn_local::management::Faults;
 use wsfn_local::{start, Options};
 
@@ -206,6 +207,12 @@ struct Serve {
     /// fail, FUNCTION=N (repeatable), e.g. FanoutFunction=1.
     #[arg(long = "fail-invocations", value_name = "FUNCTION=N")]
     fail_invocations: Vec<String>,
+    /// DynamoDB faults for every function (needs --dynamodb-endpoint): a
+    /// share P of calls fails (split evenly over the kinds), or a list of
+    /// throttle=P, capacity=P, before=P (500, nothing written), after=P (500
+    /// after the write took effect), latency=MS[@P].
+    #[arg(long, value_name = "P|KIND=P,...")]
+    fail_dynamodb: Option<String>,
     /// No per-event log lines.
     #[arg(long)]
     quiet: bool,
@@ -309,6 +316,14 @@ async fn main() -> ExitCode {
             }
         }
     }
+    let dynamodb_faults = match s.fail_dynamodb.as_deref().map(DynamoFaults::parse) {
+        None => DynamoFaults::default(),
+        Some(Ok(f)) => f,
+        Some(Err(e)) => {
+            eprintln!("wsfn-local: --fail-dynamodb: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     if s.management_rps == Some(0) {
         eprintln!("wsfn-local: --management-rps must be at least 1");
         return ExitCode::FAILURE;
@@ -355,6 +370,7 @@ async fn main() -> ExitCode {
         management_rps: s.management_rps,
         virtual_subscribers: s.virtual_subscribers,
         fail_invocations,
+        dynamodb_faults,
         async_concurrency: s.async_concurrency.max(1),
         capture_pushes: false,
         runtime_api,

@@ -32,6 +32,11 @@ pub(crate) enum ActionError {
     /// The identity provider's keys are unreachable just now; retry.
     #[error("the identity provider is unavailable: {0}")]
     Unavailable(String),
+    /// The invocation's deadline came before the store answered: the frame
+    /// is answered rather than left without a reply; retry (a publish with
+    /// its id is never stored twice).
+    #[error("the invocation's deadline came before the store answered")]
+    Deadline,
 }
 
 impl From<StoreError> for ActionError {
@@ -57,7 +62,7 @@ impl ActionError {
             Self::TooLarge(_) => ErrorCode::TooLarge,
             Self::RateLimited => ErrorCode::RateLimited,
             Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
-            Self::Internal(_) | Self::Unavailable(_) => ErrorCode::Internal,
+            Self::Internal(_) | Self::Unavailable(_) | Self::Deadline => ErrorCode::Internal,
         }
     }
 
@@ -65,6 +70,7 @@ impl ActionError {
     pub(crate) fn client_message(&self) -> String {
         match self {
             Self::Internal(_) => "internal error; retry later".into(),
+            Self::Deadline => "out of time; retry".into(),
             Self::Unavailable(_) => "cannot verify tokens just now; retry later".into(),
             other => other.to_string(),
         }

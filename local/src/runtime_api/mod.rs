@@ -70,11 +70,16 @@ pub fn default_binaries() -> PathBuf {
     dir
 }
 
-/// Builds the function binaries (a no-op when they are up to date).
+/// Builds the function binaries (a no-op when they are up to date), in the
+/// profile this executable was built with (`target/release` → `--release`),
+/// where [`default_binaries`] looks for them.
 pub fn build(binaries: &[String]) -> Result<(), String> {
     let mut cmd =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.args(["build", "--quiet"]);
+    if default_binaries().ends_with("release") {
+        cmd.arg("--release");
+    }
     for b in binaries {
         cmd.args(["-p", b]);
     }

@@ -59,12 +59,28 @@ pub async fn message_within(
     if let Some(rid) = ctx.request_id.as_deref() {
         metrics.property("requestId", rid);
     }
-    let (id, outcome) = handle(app, connection_id, body, &mut metrics).await;
+    let work = handle(app, connection_id, body, &mut metrics);
+    let (id, outcome) = match stop_at {
+        // No frame is left without a reply when the store is slow (SDK
+        // retries of throttled calls): what has not finished when the
+        // deadline margin starts is answered `internal` — retry.
+        Some(at) => match tokio::time::timeout_at(at, work).await {
+            Ok(done) => done,
+            Err(_) => (echo_id(body), Err(ActionError::Deadline)),
+        },
+        None => work.await,
+    };
     let reply = match outcome {
         Ok(reply) => reply,
         Err(e) => {
-            if let ActionError::Internal(source) = &e {
-                tracing::error!(connection = %connection_id, error = %source, "action failed");
+            match &e {
+                ActionError::Internal(source) => {
+                    tracing::error!(connection = %connection_id, error = %source, "action failed")
+                }
+                ActionError::Deadline => {
+                    tracing::error!(connection = %connection_id, "action out of time before the deadline")
+                }
+                _ => {}
             }
             metrics.dimension("Error", format!("{:?}", e.code()));
             Reply {

@@ -144,11 +144,15 @@ impl Scanner<'_> {
                     depth += 1;
                     self.i += 1;
                 }
-                b'}' | b']' if depth > 0 => {
+                // The end of the enclosing object or array: this value ended.
+                b'}' | b']' if depth == 0 => return Some(()),
+                b'}' | b']' => {
                     depth -= 1;
                     self.i += 1;
                 }
-                b',' | b'}' | b']' => return (depth == 0).then_some(()),
+                // A comma ends this value only at its own level; inside a
+                // nested object or array it separates that one's members.
+                b',' if depth == 0 => return Some(()),
                 _ => self.i += 1,
             }
             if depth == 0 && matches!(self.peek(), Some(b',' | b'}')) {
@@ -161,6 +165,21 @@ impl Scanner<'_> {
 #[cfg(test)]
 mod tests {
     use super::extract_id;
+
+    /// The publish that got no reply: a frame whose `data` (an object or
+    /// array of several members) comes before its `id` — serde_json writes
+    /// keys in order, so `data` precedes `id` — lost its id in the replies
+    /// made before parsing (a store error, `rate_limited`, `too_large`).
+    #[test]
+    fn finds_the_id_after_nested_values_with_several_members() {
+        for body in [
+            r#"{"action":"publish","channel":"room:f","data":{"by":"w","i":11},"id":"w-11"}"#,
+            r#"{"data":[1,[2,3],{"a":1,"b":[4,5]}],"id":"w-11"}"#,
+            r#"{"data":{"x":{"y":{"z":1,"w":2}},"v":"a,b}"},"id":"w-11","action":"publish"}"#,
+        ] {
+            assert_eq!(extract_id(body).as_deref(), Some("w-11"), "{body}");
+        }
+    }
 
     #[test]
     fn finds_the_id_where_serde_gives_up() {
