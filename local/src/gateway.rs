@@ -363,7 +363,8 @@ pub async fn upgrade(
     let info = gw.info(&id, connected_at, &source_ip);
     let mut response = Response::new(Body::empty());
     let event = events::connect_json(&info, &headers, &query, &ids::request_id(), connected_at);
-    if let Some(result) = gw.invoke("$connect", &id, event).await {
+    let (result, taken) = connect_to_completion(&gw, &info, event).await;
+    if let Some(result) = result {
         match result {
             Ok(r) if (200..300).contains(&r.status_code) => {
                 for (k, v) in &r.headers {
@@ -423,6 +424,8 @@ pub async fn upgrade(
             gw2.drained.notify_waiters();
         }
     });
+    // The socket task owns the connection now (its `$disconnect` included).
+    let _ = taken.send(());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let rh = response.headers_mut();
     rh.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
@@ -431,6 +434,50 @@ pub async fn upgrade(
         rh.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
     response
+}
+
+/// Runs `$connect` as API Gateway does: to completion, whether or not the
+/// client is still waiting (a Lambda invocation is never cancelled). "Until
+/// execution of the integration associated with the $connect route is
+/// completed, the upgrade request is pending" (API Gateway developer guide,
+/// "$connect and $disconnect routes"): a client that leaves meanwhile leaves
+/// a connection its function admitted; API Gateway then closes it, and its
+/// `$disconnect` runs (1006) as for any lost connection — so nothing it
+/// wrote is left. Returns the result, and a sender the caller fires once its
+/// socket task owns the connection; if the caller is dropped first (the
+/// client went away), the connection is closed here.
+async fn connect_to_completion(
+    gw: &Arc<Gateway>,
+    info: &ConnectionInfo,
+    event: Value,
+) -> (
+    Option<Result<ApiGatewayProxyResponse, String>>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let (taken_tx, taken_rx) = tokio::sync::oneshot::channel::<()>();
+    let (gw2, info2) = (gw.clone(), info.clone());
+    tokio::spawn(async move {
+        let result = gw2.invoke("$connect", &info2.connection_id, event).await;
+        let admitted = matches!(&result, Some(Ok(r)) if (200..300).contains(&r.status_code));
+        let _ = done_tx.send(result);
+        if admitted && taken_rx.await.is_err() {
+            gw2.console.note(&format!(
+                "{} left during $connect; closing the connection its function admitted",
+                info2.connection_id
+            ));
+            let event = events::disconnect_json(
+                &info2,
+                1006,
+                "Connection lost before the upgrade",
+                &ids::request_id(),
+                wsfn::time::now_millis(),
+            );
+            gw2.invoke("$disconnect", &info2.connection_id, event).await;
+        }
+    });
+    let result = done_rx.await.unwrap_or(Some(Err("$connect task failed".into())));
+    (result, taken_tx)
 }
 
 /// What the rest of the gateway sends a socket task.
