@@ -476,7 +476,9 @@ async fn connect_to_completion(
             gw2.invoke("$disconnect", &info2.connection_id, event).await;
         }
     });
-    let result = done_rx.await.unwrap_or(Some(Err("$connect task failed".into())));
+    let result = done_rx
+        .await
+        .unwrap_or(Some(Err("$connect task failed".into())));
     (result, taken_tx)
 }
 

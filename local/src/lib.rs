@@ -343,11 +343,8 @@ pub async fn start_with(
                     reason: e.to_string(),
                 })?;
             dynamo_table = Some((client.clone(), table.clone()));
-            let functions_client = wsfn::aws_sdk_dynamodb::Client::from_conf(
-                wsfn::aws_sdk_dynamodb::config::Builder::from(&sdk)
-                    .endpoint_url(functions_endpoint(endpoint))
-                    .build(),
-            );
+            let functions_client =
+                wsfn::store::dynamo_client(&sdk, Some(&functions_endpoint(endpoint)));
             (
                 Arc::new(DynamoStore::new(functions_client, table.clone())),
                 format!("DynamoDB at {endpoint}, table {table}"),

@@ -40,7 +40,12 @@ async fn resets_leave_nothing(o: Options, cycles: usize) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(left, 0, "items of reset handshakes left after {:?}", started.elapsed());
+    assert_eq!(
+        left,
+        0,
+        "items of reset handshakes left after {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

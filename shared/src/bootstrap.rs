@@ -60,7 +60,7 @@ pub async fn app_from_env(function: Function) -> Result<App, ConfigError> {
         }
     }
     let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
+        crate::store::dynamo_client(&sdk, None),
         config.table_name.clone(),
     );
     let dispatcher = config

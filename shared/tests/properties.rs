@@ -11,7 +11,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use wsfn::channel::{ChannelName, Pattern};
-use wsfn::protocol::extract_id;
+use wsfn::protocol::{extract_id, Action, ClientFrame};
 use wsfn::shard::{split_rest, IdRange};
 use wsfn::store::Gcra;
 
@@ -69,6 +69,51 @@ proptest! {
                 prop_assert_eq!(v["id"].as_str(), Some(found.as_str()));
             }
         }
+    }
+
+    /// Any text: the frame parser answers (never panics); a frame it
+    /// refuses still carries the id the scanner finds.
+    #[test]
+    fn the_frame_parser_answers_anything(body in "\\PC{0,120}") {
+        match ClientFrame::parse(&body) {
+            Ok(_) => {}
+            Err(e) => prop_assert_eq!(e.id, extract_id(&body)),
+        }
+    }
+
+    /// A well-formed publish, its members in any order with any data, parses
+    /// to exactly that publish.
+    #[test]
+    fn well_formed_publishes_parse_to_themselves(
+        channel in "[a-z]{1,8}:[a-z0-9_.-]{1,12}",
+        data in json_value(),
+        id in prop::option::of("[a-zA-Z0-9-]{1,64}"),
+        order in Just(()).prop_perturb(|_, mut rng| {
+            let mut o = vec![0usize, 1, 2, 3];
+            for i in (1..o.len()).rev() {
+                o.swap(i, (rng.next_u32() as usize) % (i + 1));
+            }
+            o
+        }),
+    ) {
+        let mut members = vec![
+            ("\"action\":\"publish\"".to_string()),
+            format!("\"channel\":{}", json!(channel)),
+            format!("\"data\":{data}"),
+            id.as_ref().map(|i| format!("\"id\":{}", json!(i))).unwrap_or_default(),
+        ];
+        members = order.iter().map(|&i| members[i].clone()).filter(|m| !m.is_empty()).collect();
+        let body = format!("{{{}}}", members.join(","));
+        let frame = ClientFrame::parse(&body).unwrap();
+        prop_assert_eq!(&frame.id, &id);
+        match frame.action {
+            Action::Publish { channel: c, data: d } => {
+                prop_assert_eq!(c.as_str(), channel.as_str());
+                prop_assert_eq!(d, data);
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+        prop_assert_eq!(extract_id(&body), id);
     }
 
     /// A channel name is 1–128 of `A-Z a-z 0-9 _ - : . @`, nothing else.

@@ -23,7 +23,7 @@ const TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml
 /// A reply later than the function's timeout (29 s) is no reply.
 const REPLY_BOUND: Duration = Duration::from_secs(31);
 
-fn faulty(runtime_api: bool, shard_size: Option<&str>) -> LocalOptions {
+fn faulty(runtime_api: bool, shard_size: Option<&str>, faults: &str) -> LocalOptions {
     let mut o = LocalOptions::new(TEMPLATE);
     o.listen = "127.0.0.1:0".parse().unwrap();
     o.quiet = true;
@@ -35,8 +35,7 @@ fn faulty(runtime_api: bool, shard_size: Option<&str>) -> LocalOptions {
         "TABLE_NAME".into(),
         format!("wsfn-faults-{:x}", rand::random::<u64>()),
     );
-    // One in ten DynamoDB calls fails, evenly over the four kinds.
-    o.dynamodb_faults = DynamoFaults::parse("0.1").unwrap();
+    o.dynamodb_faults = DynamoFaults::parse(faults).unwrap();
     if let Some(size) = shard_size {
         o.parameters.insert("FanoutShardSize".into(), size.into());
     }
@@ -88,9 +87,11 @@ async fn socket(running: &Running, user: &str) -> Socket {
 /// Publishes `n` messages with ids from one raw socket, one at a time:
 /// each frame must get its reply (by id) within the bound; a retryable
 /// error is sent again with the same id, as the clients do. Returns id →
-/// the seq its ack named, every ack of it included.
-async fn publish(mut ws: Socket, user: &str, n: usize) -> BTreeMap<String, BTreeSet<u64>> {
+/// the seq its ack named (every ack of it), and how many retryable errors
+/// came back.
+async fn publish(mut ws: Socket, user: &str, n: usize) -> (BTreeMap<String, BTreeSet<u64>>, usize) {
     let mut acked: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    let mut errors = 0;
     for i in 0..n {
         let id = format!("{user}-{i}");
         let frame = json!({"action":"publish","id":id,"channel":"room:f","data":{"by":user,"i":i}});
@@ -129,6 +130,7 @@ async fn publish(mut ws: Socket, user: &str, n: usize) -> BTreeMap<String, BTree
                         ["internal", "rate_limited", "unavailable"].contains(&code),
                         "{id}: not retryable: {reply}"
                     );
+                    errors += 1;
                     tokio::time::sleep(Duration::from_millis(50 * (attempt + 1))).await;
                 }
                 other => panic!("{id}: {other:?}: {reply}"),
@@ -136,7 +138,7 @@ async fn publish(mut ws: Socket, user: &str, n: usize) -> BTreeMap<String, BTree
         }
     }
     let _ = ws.close(None).await;
-    acked
+    (acked, errors)
 }
 
 async fn take(sub: &mut Subscription, n: u64) -> Vec<u64> {
@@ -150,7 +152,13 @@ async fn take(sub: &mut Subscription, n: u64) -> Vec<u64> {
     seqs
 }
 
-async fn under_faults(o: LocalOptions, subscribers: usize, publishers: usize, each: usize) {
+/// Returns how many publishes were answered with a retryable error.
+async fn under_faults(
+    o: LocalOptions,
+    subscribers: usize,
+    publishers: usize,
+    each: usize,
+) -> usize {
     let running = start(o).await.unwrap();
     let readers: Vec<Client> = (0..subscribers)
         .map(|i| client(&running, &format!("reader{i}")))
@@ -175,9 +183,11 @@ async fn under_faults(o: LocalOptions, subscribers: usize, publishers: usize, ea
         let ws = socket(&running, &user).await;
         tasks.push(tokio::spawn(async move { publish(ws, &user, each).await }));
     }
-    let mut acked = BTreeMap::new();
+    let (mut acked, mut errors) = (BTreeMap::new(), 0);
     for t in tasks {
-        acked.extend(t.await.unwrap());
+        let (a, e) = t.await.unwrap();
+        acked.extend(a);
+        errors += e;
     }
     let total = (publishers * each) as u64;
     // One seq per id (a retried id is acked with its original seq)...
@@ -207,21 +217,35 @@ async fn under_faults(o: LocalOptions, subscribers: usize, publishers: usize, ea
     let injected = running.dynamo_faults.as_ref().unwrap().counts.injected();
     assert!(injected > 0, "no fault was injected");
     running.shutdown().await;
+    errors
 }
+
+/// One in ten DynamoDB calls fails, evenly over the four kinds.
+const TENTH: &str = "0.1";
 
 #[tokio::test]
 async fn faults_in_process_dynamodb_local() {
-    under_faults(faulty(false, None), 3, 4, 12).await;
+    under_faults(faulty(false, None, TENTH), 3, 4, 12).await;
 }
 
 #[tokio::test]
 async fn faults_through_the_runtime_api_dynamodb_local() {
-    under_faults(faulty(true, None), 2, 3, 8).await;
+    under_faults(faulty(true, None, TENTH), 2, 3, 8).await;
+}
+
+/// Three calls in ten failing and one in five slow: the SDK's retries (and
+/// its retry quota) let some faults through to the handlers, which answer
+/// them; the clients' retries still get every message stored once.
+#[tokio::test]
+async fn heavy_faults_and_latency_dynamodb_local() {
+    let heavy = "throttle=0.075,capacity=0.075,before=0.075,after=0.075,latency=150@0.2";
+    let errors = under_faults(faulty(false, None, heavy), 2, 3, 10).await;
+    eprintln!("{errors} publishes answered with a retryable error");
 }
 
 /// A channel split among fan-out shards while DynamoDB fails: every
 /// subscriber still gets every message once, in order.
 #[tokio::test]
 async fn faults_with_sharded_fanout_dynamodb_local() {
-    under_faults(faulty(false, Some("10")), 24, 2, 6).await;
+    under_faults(faulty(false, Some("10"), TENTH), 24, 2, 6).await;
 }

@@ -15,7 +15,7 @@ mod types;
 
 use async_trait::async_trait;
 
-pub use dynamo::{create_table, DynamoStore};
+pub use dynamo::{client as dynamo_client, create_table, DynamoStore};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use types::{
