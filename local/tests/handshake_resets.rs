@@ -26,6 +26,8 @@ async fn resets_leave_nothing(o: Options, cycles: usize) {
         if i % 3 != 0 {
             tokio::time::sleep(Duration::from_millis((i % 7) as u64)).await;
         }
+        // A reset (RST), not a polite close: the client is simply gone.
+        #[allow(deprecated)]
         let _ = s.set_linger(Some(Duration::ZERO));
         drop(s);
     }
