@@ -115,6 +115,8 @@ pub(crate) async fn register(
                         subscribe: vec![],
                         publish: vec![],
                         rate: None,
+                        iat: 0,
+                        info: None,
                     },
                     connected_at: wsfn::time::now_millis(),
                 };
@@ -124,6 +126,7 @@ pub(crate) async fn register(
                         personal: None,
                         max_per_user: 1,
                         ttl,
+                        revoke_window: ttl,
                     })
                     .await
                     .map_err(|e| fail("open", e))?;

@@ -124,6 +124,9 @@ struct TokenRequest {
     subscribe: Vec<String>,
     #[serde(default = "rooms")]
     publish: Vec<String>,
+    /// The member's public data (presence, `join`): an object ≤ 1 KB.
+    #[serde(default)]
+    info: Option<serde_json::Value>,
 }
 
 /// The request, checked as the functions would check the token it asks
@@ -133,7 +136,7 @@ fn parse_token_request(body: &[u8]) -> Result<TokenRequest, String> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     if !value.is_object() {
         return Err(
-            "the body must be a JSON object: {\"sub\", \"ttl\"?, \"subscribe\"?, \"publish\"?}"
+            "the body must be a JSON object: {\"sub\", \"ttl\"?, \"subscribe\"?, \"publish\"?, \"info\"?}"
                 .into(),
         );
     }
@@ -146,6 +149,11 @@ fn parse_token_request(body: &[u8]) -> Result<TokenRequest, String> {
     }
     for p in req.subscribe.iter().chain(&req.publish) {
         wsfn::channel::Pattern::parse(p).map_err(|e| format!("`{p}`: {e}"))?;
+    }
+    if let Some(info) = &req.info {
+        if !info.is_object() || info.to_string().len() > wsfn::auth::MAX_INFO_BYTES {
+            return Err("info must be a JSON object of at most 1024 bytes".into());
+        }
     }
     Ok(req)
 }
@@ -167,7 +175,7 @@ fn loopback_only(peer: &SocketAddr) -> Option<Response<Body>> {
     })
 }
 
-/// `POST /_wsfn/token` `{"sub", "ttl"?, "subscribe"?, "publish"?}`: a dev
+/// `POST /_wsfn/token` `{"sub", "ttl"?, "subscribe"?, "publish"?, "info"?}`: a dev
 /// token as `wsfn-local token` prints it, `{"token", "exp"}`.
 pub async fn token(
     State(dev): State<Arc<Dev>>,
@@ -203,6 +211,9 @@ pub async fn token(
         nbf: None,
         iss: issuer.issuer.clone(),
         aud: issuer.audience.clone(),
+        // Issued now: a `revoke` refuses it only with a later `before`.
+        iat: Some(wsfn::time::now_secs()),
+        info: req.info,
     };
     match wsfn::auth::sign_hs256(&issuer.secret, &claims) {
         Ok(token) => status(StatusCode::OK, json!({"token": token, "exp": exp})),

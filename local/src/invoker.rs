@@ -234,10 +234,8 @@ impl Invoker for InProcessInvoker {
         let failed = |e: wsfn::HandlerError| InvokeError::Function(e.to_string());
         match handler {
             Function::Publish => {
-                let request: handlers::PublishRequest =
-                    serde_json::from_value(event).map_err(bad)?;
                 let span = wsfn::logging::invocation_span(&rid, None, None, Some("publish"));
-                let work = handlers::publish_api(request, app, invocation);
+                let work = handlers::backend(event, app, invocation);
                 to_json(wsfn::logging::within(span, work).await.map_err(failed)?)
             }
             Function::Fanout => {

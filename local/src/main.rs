@@ -258,6 +258,8 @@ fn token(args: TokenArgs) -> ExitCode {
         nbf: None,
         iss: std::env::var("JWT_ISSUER").ok().filter(|s| !s.is_empty()),
         aud: std::env::var("JWT_AUDIENCE").ok().filter(|s| !s.is_empty()),
+        iat: Some(wsfn::time::now_secs()),
+        info: None,
     };
     match wsfn::auth::sign_hs256(&secret, &claims) {
         Ok(t) => {

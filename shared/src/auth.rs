@@ -125,7 +125,18 @@ pub struct Principal {
     /// Per-user rate limit override (messages per second).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// When the token was issued (`iat`, seconds; 0 without one: issued
+    /// before any revocation).
+    #[serde(default)]
+    pub iat: u64,
+    /// The member's public data (`info` claim: an object of at most 1 KB),
+    /// shown in `presence` replies and `join` frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<serde_json::Value>,
 }
+
+/// Largest `info` (serialized JSON).
+pub const MAX_INFO_BYTES: usize = 1024;
 
 impl Principal {
     fn granted(patterns: &[String], channel: &ChannelName) -> bool {
@@ -170,6 +181,10 @@ struct RawClaims {
     publish: Option<Vec<String>>,
     #[serde(default)]
     rate: Option<f64>,
+    #[serde(default)]
+    iat: Option<u64>,
+    #[serde(default)]
+    info: Option<serde_json::Value>,
     /// Every other claim (roles are read from some of them).
     #[serde(flatten)]
     other: HashMap<String, serde_json::Value>,
@@ -326,12 +341,21 @@ impl Verifier {
                 ));
             }
         }
+        if let Some(info) = &c.info {
+            if !info.is_object() || info.to_string().len() > MAX_INFO_BYTES {
+                return Err(AuthError::BadClaim(format!(
+                    "`info` must be a JSON object of at most {MAX_INFO_BYTES} bytes"
+                )));
+            }
+        }
         Ok(Principal {
             sub: c.sub,
             exp: c.exp,
             subscribe,
             publish,
             rate: c.rate,
+            iat: c.iat.unwrap_or(0),
+            info: c.info,
         })
     }
 }
@@ -398,7 +422,7 @@ impl HandshakeToken {
 }
 
 /// Claims for [`sign_hs256`]: what a dev or test token grants.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct TokenClaims {
     /// User id.
     pub sub: String,
@@ -422,6 +446,12 @@ pub struct TokenClaims {
     /// Audience.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+    /// Issued at (seconds): what a `revoke` compares.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// The member's public data (presence, `join`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<serde_json::Value>,
 }
 
 /// Signs an HS256 token: used by `wsfn-local token` and by tests.

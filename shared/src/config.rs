@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::auth::{HttpFetcher, JwksKeys, JwtKey, KeySource, RoleMap, Verifier};
+use crate::channel::{ChannelName, Pattern};
 use crate::functions::Function;
 
 /// Every variable wsfn reads (PROTOCOL.md §4, plus `FANOUT_CONCURRENCY`).
@@ -33,6 +34,9 @@ pub const VARIABLES: &[&str] = &[
     "METRICS_NAMESPACE",
     "ROLE_CAPABILITIES",
     "JWT_ROLES_CLAIM",
+    "EPHEMERAL_CHANNELS",
+    "PRESENCE_EVENTS",
+    "REVOKE_TTL_SECONDS",
 ];
 
 /// Largest `MAX_MESSAGE_BYTES`: a `message` frame carrying that much data
@@ -119,6 +123,12 @@ pub struct Config {
     /// How long a connection's items live without being refreshed: the 2 h
     /// API Gateway cap plus a margin, so `$disconnect` misses are swept by TTL.
     pub connection_ttl: Duration,
+    /// Channels whose publishes may be ephemeral (`EPHEMERAL_CHANNELS`).
+    pub ephemeral_channels: Vec<Pattern>,
+    /// Channels whose subscribers get `join`/`leave` (`PRESENCE_EVENTS`).
+    pub presence_events: Vec<Pattern>,
+    /// How long a revocation holds (`REVOKE_TTL_SECONDS`).
+    pub revoke_ttl: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -186,6 +196,27 @@ pub fn check_jwks_url(url: &str) -> Result<(), String> {
         Some("http") => Err("must be https (http is accepted for loopback hosts only)".into()),
         _ => Err("must be an https:// URL".into()),
     }
+}
+
+/// A comma list of channel patterns (unset: none).
+fn patterns(env: &Env<'_>, var: &'static str) -> Result<Vec<Pattern>, ConfigError> {
+    env.get(var)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            Pattern::parse(p).map_err(|e| ConfigError::Invalid {
+                var,
+                reason: format!("`{p}` is not a channel pattern: {e}"),
+            })
+        })
+        .collect()
+}
+
+/// Whether `channel` matches one of `patterns`.
+pub fn matches_any(patterns: &[Pattern], channel: &ChannelName) -> bool {
+    patterns.iter().any(|p| p.matches(channel))
 }
 
 /// The token-verification key: exactly one of `JWT_SECRET`,
@@ -367,6 +398,14 @@ impl Config {
                 }
             },
             connection_ttl: Duration::from_secs(3 * 3600),
+            ephemeral_channels: patterns(&env, "EPHEMERAL_CHANNELS")?,
+            presence_events: patterns(&env, "PRESENCE_EVENTS")?,
+            revoke_ttl: Duration::from_secs(env.num(
+                "REVOKE_TTL_SECONDS",
+                86_400u64,
+                1,
+                31_536_000,
+            )?),
         })
     }
 }

@@ -28,6 +28,9 @@ pub struct FanoutTask {
     /// The message's seq, for logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// A connection not to push to (the publisher of an `echo: false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<String>,
 }
 
 /// Why a shard could not be handed out (the caller then pushes it itself).

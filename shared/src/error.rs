@@ -37,6 +37,10 @@ pub(crate) enum ActionError {
     /// its id is never stored twice).
     #[error("the invocation's deadline came before the store answered")]
     Deadline,
+    /// The management API failed for a connection the backend asked to
+    /// reach (server API); the detail is logged.
+    #[error("management API call failed")]
+    Push(#[source] crate::push::PushError),
 }
 
 impl From<StoreError> for ActionError {
@@ -62,7 +66,9 @@ impl ActionError {
             Self::TooLarge(_) => ErrorCode::TooLarge,
             Self::RateLimited => ErrorCode::RateLimited,
             Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
-            Self::Internal(_) | Self::Unavailable(_) | Self::Deadline => ErrorCode::Internal,
+            Self::Internal(_) | Self::Unavailable(_) | Self::Deadline | Self::Push(_) => {
+                ErrorCode::Internal
+            }
         }
     }
 
@@ -71,6 +77,7 @@ impl ActionError {
         match self {
             Self::Internal(_) => "internal error; retry later".into(),
             Self::Deadline => "out of time; retry".into(),
+            Self::Push(_) => "a connection could not be reached; retry".into(),
             Self::Unavailable(_) => "cannot verify tokens just now; retry later".into(),
             other => other.to_string(),
         }
@@ -140,6 +147,10 @@ mod tests {
             (
                 ActionError::from(StoreError::NoConnection("c".into())),
                 ErrorCode::Unauthorized,
+            ),
+            (
+                ActionError::Push(crate::push::PushError::Throttled),
+                ErrorCode::Internal,
             ),
         ];
         for (e, code) in cases {

@@ -18,10 +18,10 @@ use crate::shard::{estimate_rest, split_rest, IdRange, MAX_DEPTH};
 use crate::channel::ChannelName;
 use crate::push::{PushError, Pusher};
 use crate::retry::Backoff;
-use crate::store::{ConnectionStore, Page, StoreError, Subscriber, SubscriptionStore};
+use crate::store::{ConnectionStore, Page, Removed, StoreError, Subscriber, SubscriptionStore};
 
 /// Fan-out tuning.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct FanoutOptions {
     /// Pushes in flight at once (`FANOUT_CONCURRENCY`).
     pub concurrency: usize,
@@ -35,6 +35,9 @@ pub struct FanoutOptions {
     /// No push starts after this instant (the invocation's deadline less a
     /// margin): what is left is counted and logged, not silently cut off.
     pub stop_at: Option<tokio::time::Instant>,
+    /// A connection not to push to (a publish with `echo: false`: its
+    /// publisher); shards handed out skip it too.
+    pub skip: Option<String>,
 }
 
 impl Default for FanoutOptions {
@@ -45,12 +48,13 @@ impl Default for FanoutOptions {
             max_attempts: 6,
             backoff: Backoff::PUSH,
             stop_at: None,
+            skip: None,
         }
     }
 }
 
 /// What happened, for metrics and logs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FanoutReport {
     /// Pushes that succeeded.
     pub delivered: u32,
@@ -69,11 +73,14 @@ pub struct FanoutReport {
     pub shards: u32,
     /// Shards that could not be handed out and were pushed here.
     pub shards_kept: u32,
+    /// The gone subscribers removed, and what each had (its user and
+    /// channels, for `leave` events).
+    pub removed: Vec<(String, Removed)>,
 }
 
 enum Outcome {
     Delivered { retries: u32 },
-    Gone,
+    Gone(Option<(String, Removed)>),
     Failed { retries: u32 },
 }
 
@@ -124,17 +131,16 @@ async fn push_one<S: ConnectionStore + ?Sized>(
     let (result, retries) = push_with_retry(pusher, &sub.connection_id, payload, opts).await;
     match result {
         Ok(()) => Outcome::Delivered { retries },
-        Err(PushError::Gone) => {
-            match store.remove_connection(&sub.connection_id).await {
-                Ok(r) => {
-                    tracing::info!(connection = %sub.connection_id, subscriptions = r.subscriptions, "removed gone connection")
-                }
-                Err(e) => {
-                    tracing::warn!(connection = %sub.connection_id, error = %e, "could not remove gone connection")
-                }
+        Err(PushError::Gone) => match store.remove_connection(&sub.connection_id).await {
+            Ok(r) => {
+                tracing::info!(connection = %sub.connection_id, subscriptions = r.subscriptions, "removed gone connection");
+                Outcome::Gone(Some((sub.connection_id, r)))
             }
-            Outcome::Gone
-        }
+            Err(e) => {
+                tracing::warn!(connection = %sub.connection_id, error = %e, "could not remove gone connection");
+                Outcome::Gone(None)
+            }
+        },
         Err(e) => {
             tracing::warn!(connection = %sub.connection_id, error = %e, retries, "push failed");
             Outcome::Failed { retries }
@@ -149,7 +155,10 @@ impl FanoutReport {
                 self.delivered += 1;
                 self.retries += retries;
             }
-            Outcome::Gone => self.gone += 1,
+            Outcome::Gone(removed) => {
+                self.gone += 1;
+                self.removed.extend(removed);
+            }
             Outcome::Failed { retries } => {
                 self.failed += 1;
                 self.retries += retries;
@@ -288,7 +297,12 @@ pub async fn fan_out_scope<S: SubscriptionStore + ConnectionStore + ?Sized>(
             Event::Pushed(outcome) => report.tally(outcome),
             Event::Page(Ok(got)) => {
                 read += got.items.len();
-                queue.extend(got.items);
+                let skip = opts.skip.as_deref();
+                queue.extend(
+                    got.items
+                        .into_iter()
+                        .filter(|s| Some(s.connection_id.as_str()) != skip),
+                );
                 let mut cursor = got.next;
                 if let (Some(s), Some(after), true) = (sharding, cursor.as_deref(), deciding) {
                     if read >= s.size {
@@ -302,8 +316,16 @@ pub async fn fan_out_scope<S: SubscriptionStore + ConnectionStore + ?Sized>(
                         if rest > s.size / 2 {
                             let parts = rest.div_ceil(s.size.max(1));
                             let ranges = split_rest(&current.range, after, parts);
-                            let kept =
-                                hand_out(s, channel, payload, ranges, after, &mut report).await;
+                            let kept = hand_out(
+                                s,
+                                channel,
+                                payload,
+                                ranges,
+                                after,
+                                opts.skip.as_deref(),
+                                &mut report,
+                            )
+                            .await;
                             own.extend(kept);
                             cursor = None;
                         }
@@ -339,6 +361,7 @@ async fn hand_out(
     payload: &[u8],
     ranges: Vec<IdRange>,
     after: &str,
+    skip: Option<&str>,
     report: &mut FanoutReport,
 ) -> Vec<Scope> {
     let payload = String::from_utf8_lossy(payload).into_owned();
@@ -352,6 +375,7 @@ async fn hand_out(
             range,
             depth: s.depth + 1,
             seq: s.seq,
+            skip: skip.map(str::to_string),
         })
         .collect();
     let sent = futures::future::join_all(tasks.iter().map(|t| s.dispatcher.dispatch(t))).await;

@@ -80,7 +80,10 @@ impl Function {
                 "dynamodb:PutItem",
                 "execute-api:ManageConnections",
             ],
-            Self::Disconnect => vec![],
+            // Removes the connection; the `leave`s it causes on
+            // PRESENCE_EVENTS channels (member set, then a push to each
+            // subscriber).
+            Self::Disconnect => vec!["execute-api:ManageConnections"],
             // Every action: the caller's record (GetItem), rate state,
             // subscriptions (a transaction with ConditionCheck on the
             // personal channel), the stream (PutItem of a new head,
@@ -93,7 +96,10 @@ impl Function {
                 "execute-api:ManageConnections",
                 "lambda:InvokeFunction",
             ],
-            // Appends to streams (as a publish frame does) and pushes.
+            // Appends to streams (as a publish frame does) and pushes; the
+            // server API's operations: the user's set and records (GetItem),
+            // revocation (UpdateItem), subscriptions (transactions),
+            // presence and history (Query), DeleteConnection.
             Self::Publish => vec![
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",

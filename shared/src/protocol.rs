@@ -69,6 +69,10 @@ pub enum Action {
         channel: ChannelName,
         /// Any JSON value.
         data: Value,
+        /// Not sequenced, stored or recovered (`EPHEMERAL_CHANNELS` only).
+        ephemeral: bool,
+        /// Whether the publishing connection gets its own message (default).
+        echo: bool,
     },
     /// Read a channel's stored messages.
     History {
@@ -183,13 +187,22 @@ impl ClientFrame {
             "unsubscribe" => Action::Unsubscribe {
                 channel: channel()?,
             },
-            "publish" => Action::Publish {
-                channel: channel()?,
-                data: obj
-                    .get("data")
-                    .cloned()
-                    .ok_or_else(|| fail("missing field `data`".into()))?,
-            },
+            "publish" => {
+                let flag = |name: &str, default: bool| match obj.get(name) {
+                    None | Some(Value::Null) => Ok(default),
+                    Some(Value::Bool(b)) => Ok(*b),
+                    Some(_) => Err(fail(format!("`{name}` must be true or false"))),
+                };
+                Action::Publish {
+                    channel: channel()?,
+                    data: obj
+                        .get("data")
+                        .cloned()
+                        .ok_or_else(|| fail("missing field `data`".into()))?,
+                    ephemeral: flag("ephemeral", false)?,
+                    echo: flag("echo", true)?,
+                }
+            }
             "history" => {
                 let limit = match obj.get("limit") {
                     None | Some(Value::Null) => MAX_HISTORY_LIMIT,
@@ -230,14 +243,20 @@ impl ClientFrame {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// A message as delivered to subscribers and stored in history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageFrame {
     /// Channel it was published to.
     pub channel: String,
-    /// Its position in the channel's stream.
+    /// Its position in the channel's stream (absent when ephemeral).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub seq: u64,
-    /// The stream's epoch.
+    /// The stream's epoch (absent when ephemeral).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub epoch: String,
     /// The published payload.
     pub data: Value,
@@ -248,15 +267,22 @@ pub struct MessageFrame {
     /// Publisher's frame id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// An ephemeral message: no `seq`, no `epoch` (both left out), not in
+    /// history.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ephemeral: bool,
 }
 
 /// One user in a `presence` reply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
     /// The user's `sub`.
     pub user: String,
     /// How many of the user's connections are subscribed.
     pub connections: u32,
+    /// The member's public data (`info` claim), when it has some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<Value>,
 }
 
 /// Every frame the server sends (`type`-tagged JSON).
@@ -303,13 +329,46 @@ pub enum ServerFrame {
         id: Option<String>,
         /// The channel.
         channel: String,
-        /// A position in the channel's stream.
+        /// A position in the channel's stream (absent when ephemeral).
+        #[serde(default, skip_serializing_if = "is_zero")]
         seq: u64,
-        /// The publish repeated an earlier `id`: not delivered again.
-        duplicate: bool,
+        /// The publish repeated an earlier `id`: not delivered again
+        /// (absent when ephemeral).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duplicate: Option<bool>,
+        /// An ephemeral publish: delivered, not stored.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ephemeral: bool,
     },
     /// A published message, pushed to subscribers.
     Message(MessageFrame),
+    /// A user's first connection subscribed (`PRESENCE_EVENTS` channels).
+    Join {
+        /// The channel.
+        channel: String,
+        /// The user.
+        user: String,
+        /// The member's public data, when it has some.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        info: Option<Value>,
+    },
+    /// A user's last connection left (`PRESENCE_EVENTS` channels).
+    Leave {
+        /// The channel.
+        channel: String,
+        /// The user.
+        user: String,
+    },
+    /// The backend closes this connection (the server API's `disconnect`
+    /// and `revoke`); the close follows.
+    Disconnect {
+        /// 4000–4999, the application's.
+        code: u16,
+        /// Why, for the user.
+        reason: String,
+        /// Whether the client may reconnect (false: final).
+        reconnect: bool,
+    },
     /// Reply to `history`; `messages` are `message` frames, oldest first.
     /// `complete: false` means the page was cut (by `limit` or by the reply
     /// size limit) or does not start where asked: continue from the last seq.

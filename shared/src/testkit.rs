@@ -147,6 +147,8 @@ pub fn token(secret: &str, sub: &str, subscribe: &[&str], publish: &[&str]) -> S
         nbf: None,
         iss: None,
         aud: None,
+        iat: Some(crate::time::now_secs()),
+        info: None,
     };
     sign_hs256(secret, &claims).unwrap_or_default()
 }

@@ -23,7 +23,20 @@ async fn cost_per_action() {
     // Frames here come back to back; at 1,000/s each one is "on time", so
     // the table shows the common case of one rate-limit write per frame (a
     // frame faster than the sustained rate costs a second UpdateItem).
-    let mut h = Harness::new(backend, &[("RATE_LIMIT_PER_SECOND", "1000")]);
+    // Presence events and ephemeral publishes are on for channels the
+    // first rows never use: those rows cost what they cost without them.
+    let mut h = Harness::new(
+        backend,
+        &[
+            ("RATE_LIMIT_PER_SECOND", "1000"),
+            ("PRESENCE_EVENTS", "room:p*"),
+            ("EPHEMERAL_CHANNELS", "typing:*"),
+            (
+                "MANAGEMENT_ENDPOINT",
+                "https://abc123.execute-api.us-east-1.amazonaws.com/prod",
+            ),
+        ],
+    );
     // Sharding is on (default shard size): channels this small never use it.
     let shards = RecordingDispatcher::new();
     h.app = h.app.clone().with_dispatcher(Arc::new(shards.clone()));
@@ -113,6 +126,68 @@ async fn cost_per_action() {
     h.disconnect("c2=").await;
     row("$disconnect (2 subscriptions)", &h);
 
+    // Presence events, ephemeral publishes, the server API.
+    let both = &["room:*", "typing:*"];
+    for (id, user) in [("d1=", "dave"), ("d2=", "erin"), ("d3=", "fred")] {
+        h.connect(id, &token(user, both, both)).await;
+        h.send(id, json!({"action":"subscribe","channel":"typing:t"}))
+            .await;
+    }
+    h.send("d1=", json!({"action":"subscribe","channel":"room:p1"}))
+        .await;
+    h.send("d3=", json!({"action":"subscribe","channel":"room:p1"}))
+        .await;
+    calls.take();
+    h.pusher.take_post_count();
+    h.send("d2=", json!({"action":"subscribe","channel":"room:p1"}))
+        .await;
+    row(
+        "subscribe, PRESENCE_EVENTS channel (join to 3 subscribers)",
+        &h,
+    );
+    h.send("d2=", json!({"action":"unsubscribe","channel":"room:p1"}))
+        .await;
+    row(
+        "unsubscribe, PRESENCE_EVENTS channel (leave to 2 subscribers)",
+        &h,
+    );
+    h.send(
+        "d1=",
+        json!({"action":"publish","channel":"typing:t","data":1,"ephemeral":true}),
+    )
+    .await;
+    row("publish ephemeral, 3 subscribers", &h);
+    let server =
+        |request: serde_json::Value| wsfn::handlers::backend(request, &h.app, Default::default());
+    server(json!({"history": {"channel": "room:a", "limit": 10}}))
+        .await
+        .unwrap();
+    row("server API: history", &h);
+    server(json!({"presence": {"channel": "room:a"}}))
+        .await
+        .unwrap();
+    row("server API: presence", &h);
+    server(json!({"subscribe": {"user": "dave", "channel": "room:s"}}))
+        .await
+        .unwrap();
+    row("server API: subscribe (a user with 1 connection)", &h);
+    server(json!({"unsubscribe": {"user": "dave", "channel": "room:s"}}))
+        .await
+        .unwrap();
+    row("server API: unsubscribe (a user with 1 connection)", &h);
+    server(json!({"disconnect": {"user": "erin"}}))
+        .await
+        .unwrap();
+    row(
+        "server API: disconnect (a user with 1 connection, 2 subscriptions)",
+        &h,
+    );
+    server(json!({"revoke": {"user": "fred"}})).await.unwrap();
+    row(
+        "server API: revoke (a user with 1 connection, 3 subscriptions)",
+        &h,
+    );
+
     println!("\n| action | DynamoDB calls | management API calls |\n|---|---|---|");
     for (name, ddb_calls, posts) in &rows {
         println!("| {name} | {ddb_calls} | {posts} |");
@@ -156,7 +231,7 @@ async fn cost_per_action() {
         ),
         ("history", "2× GetItem, 1× Query, 1× UpdateItem", 1),
         ("presence", "1× GetItem, 1× Query, 1× UpdateItem", 1),
-        ("auth", "1× GetItem, 2× UpdateItem", 1),
+        ("auth", "2× GetItem, 2× UpdateItem", 1),
         (
             "unsubscribe",
             "1× GetItem, 1× TransactWriteItems, 1× UpdateItem",
@@ -168,7 +243,45 @@ async fn cost_per_action() {
             "1× BatchWriteItem, 1× DeleteItem, 1× Query, 1× UpdateItem",
             0,
         ),
+        (
+            "subscribe, PRESENCE_EVENTS channel (join to 3 subscribers)",
+            "2× GetItem, 1× Query, 1× TransactWriteItems, 2× UpdateItem",
+            4,
+        ),
+        (
+            "unsubscribe, PRESENCE_EVENTS channel (leave to 2 subscribers)",
+            "1× GetItem, 1× Query, 1× TransactWriteItems, 2× UpdateItem",
+            3,
+        ),
+        (
+            "publish ephemeral, 3 subscribers",
+            "1× GetItem, 1× Query, 1× UpdateItem",
+            4,
+        ),
+        ("server API: history", "1× GetItem, 1× Query", 0),
+        ("server API: presence", "1× Query", 0),
+        (
+            "server API: subscribe (a user with 1 connection)",
+            "3× GetItem, 1× PutItem, 1× TransactWriteItems",
+            1,
+        ),
+        (
+            "server API: unsubscribe (a user with 1 connection)",
+            "2× GetItem, 1× TransactWriteItems",
+            1,
+        ),
+        (
+            "server API: disconnect (a user with 1 connection, 2 subscriptions)",
+            "1× BatchWriteItem, 1× DeleteItem, 2× GetItem, 1× Query, 1× UpdateItem",
+            1,
+        ),
+        (
+            "server API: revoke (a user with 1 connection, 3 subscriptions)",
+            "1× BatchWriteItem, 1× DeleteItem, 2× GetItem, 2× Query, 3× UpdateItem",
+            2,
+        ),
     ];
+    assert_eq!(rows.len(), expected.len(), "a row without its expectation");
     for ((name, got, posts), (ename, want, wposts)) in rows.iter().zip(expected) {
         assert_eq!(
             (*name, got.as_str(), *posts),

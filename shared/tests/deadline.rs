@@ -45,6 +45,8 @@ async fn pushes_stop_at_the_deadline_and_the_rest_is_counted() {
                 subscribe: vec!["room:*".into()],
                 publish: vec![],
                 rate: None,
+                iat: 0,
+                info: None,
             },
             connected_at: 0,
         };
@@ -53,6 +55,7 @@ async fn pushes_stop_at_the_deadline_and_the_rest_is_counted() {
             personal: None,
             max_per_user: 10,
             ttl: Duration::from_secs(3600),
+            revoke_window: Duration::from_secs(3600),
         };
         store.open_connection(new).await.unwrap();
         store

@@ -29,6 +29,7 @@ async fn handshake_401_cases(b: Backend) {
             nbf: None,
             iss: Some("https://issuer.test".into()),
             aud: Some("wsfn".into()),
+            ..Default::default()
         };
         f(&mut c);
         wsfn::auth::sign_hs256(common::SECRET, &c).unwrap()
@@ -54,6 +55,7 @@ async fn handshake_401_cases(b: Backend) {
             nbf: None,
             iss: Some("https://issuer.test".into()),
             aud: Some("wsfn".into()),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -188,7 +190,7 @@ async fn pubsub_delivers_with_increasing_seq(b: Backend) {
         let ack = r.iter().find_map(|f| match f {
             ServerFrame::Ack {
                 seq,
-                duplicate: false,
+                duplicate: Some(false),
                 id,
                 ..
             } => Some((*seq, id.clone())),

@@ -193,7 +193,11 @@ async fn duplicate_publish_acks_the_original(b: Backend) {
             seq,
             duplicate,
             ..
-        }] => (channel.clone(), *seq, *duplicate),
+        }] => (
+            channel.clone(),
+            *seq,
+            duplicate.expect("a sequenced ack says whether"),
+        ),
         other => panic!("{other:?}"),
     };
     let first = ack(h

@@ -17,7 +17,7 @@ use common::calls::{counted_backend, Calls};
 use common::{token, Harness};
 use serde_json::json;
 use wsfn::functions::Function;
-use wsfn::handlers::{self, Invocation, PublishRequest};
+use wsfn::handlers::{self, Invocation};
 use wsfn::testkit::RecordingDispatcher;
 
 /// What the last phase used, as IAM actions.
@@ -64,6 +64,8 @@ async fn every_function_calls_exactly_what_its_iam_table_grants() {
             ("MAX_CONNECTIONS_PER_USER", "2"),
             ("HISTORY_MAX", "2"),
             ("FANOUT_SHARD_SIZE", "10"),
+            ("PRESENCE_EVENTS", "room:a,room:s,room:x"),
+            ("EPHEMERAL_CHANNELS", "room:e*"),
             // Server publishes push through the configured endpoint.
             (
                 "MANAGEMENT_ENDPOINT",
@@ -102,6 +104,9 @@ async fn every_function_calls_exactly_what_its_iam_table_grants() {
     // stream trimmed at HISTORY_MAX, a channel big enough to be sharded.
     let subs = readers(&h, "s", "room:a", 2).await;
     let mut big = readers(&h, "b", "room:big", 45).await;
+    // Users the server API acts on; a reader of room:x hears a2's leave.
+    let srv = readers(&h, "srv", "room:a", 3).await;
+    readers(&h, "x", "room:x", 1).await;
     h.pusher.mark_gone(&subs[0]);
     reset(&h);
     let frames = [
@@ -119,6 +124,8 @@ async fn every_function_calls_exactly_what_its_iam_table_grants() {
         json!({"action":"unsubscribe","channel":"room:a"}),
         json!({"action":"publish","channel":"room:new","data":1}),
         json!({"action":"publish","channel":"room:big","data":1}),
+        json!({"action":"publish","channel":"room:e1","data":1,"ephemeral":true}),
+        json!({"action":"publish","channel":"room:a","data":4,"echo":false}),
     ];
     for f in frames {
         h.send("a3=", f).await;
@@ -133,16 +140,31 @@ async fn every_function_calls_exactly_what_its_iam_table_grants() {
     // A subscriber of room:a (pushed by the publisher itself) is gone.
     h.pusher.mark_gone(&subs[1]);
     reset(&h);
-    let request: PublishRequest = serde_json::from_value(json!({"messages": [
+    let request = json!({"messages": [
         {"channel": "room:p", "data": 1},
         {"channel": "room:a", "data": 1, "id": "s1"},
         {"channel": "room:a", "data": 1, "id": "s1"},
         {"channel": "room:big", "data": 2},
-    ]}))
-    .unwrap();
-    let answer = handlers::publish_api(request, &h.app, Invocation::default())
+    ]});
+    let answer = handlers::backend(request, &h.app, Invocation::default())
         .await
         .unwrap();
+    // Every operation of the server API (a gone connection among them).
+    h.pusher.mark_gone(&srv[2]);
+    for op in [
+        json!({"subscribe": {"user": "srv0", "channel": "room:s"}}),
+        json!({"unsubscribe": {"user": "srv0", "channel": "room:a"}}),
+        json!({"presence": {"channel": "room:a"}}),
+        json!({"history": {"channel": "room:a"}}),
+        json!({"disconnect": {"user": "srv0"}}),
+        json!({"disconnect": {"connection": srv[2]}}),
+        json!({"revoke": {"user": "srv1"}}),
+    ] {
+        let a = handlers::backend(op.clone(), &h.app, Invocation::default())
+            .await
+            .unwrap();
+        assert!(a.get("error").is_none(), "{op}: {a}");
+    }
     let shards = dispatcher.take();
     assert!(
         !shards.is_empty(),

@@ -107,9 +107,10 @@ proptest! {
         let frame = ClientFrame::parse(&body).unwrap();
         prop_assert_eq!(&frame.id, &id);
         match frame.action {
-            Action::Publish { channel: c, data: d } => {
+            Action::Publish { channel: c, data: d, ephemeral, echo } => {
                 prop_assert_eq!(c.as_str(), channel.as_str());
                 prop_assert_eq!(d, data);
+                prop_assert!(!ephemeral && echo, "the defaults");
             }
             other => prop_assert!(false, "{:?}", other),
         }

@@ -37,7 +37,7 @@ async fn publish(
     let r = h.send(conn, frame).await;
     r.iter()
         .find_map(|f| match f {
-            ServerFrame::Ack { seq, duplicate, .. } => Some((*seq, *duplicate)),
+            ServerFrame::Ack { seq, duplicate, .. } => Some((*seq, duplicate.expect("sequenced"))),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no ack: {r:?}"))
@@ -318,6 +318,7 @@ async fn rate_claim_overrides_default(b: Backend) {
         nbf: None,
         iss: None,
         aud: None,
+        ..Default::default()
     };
     h.connect(
         "slow=",
@@ -363,6 +364,7 @@ async fn expired_token_refused_until_auth(b: Backend) {
             nbf: None,
             iss: None,
             aud: None,
+            ..Default::default()
         },
     )
     .unwrap();

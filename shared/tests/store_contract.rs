@@ -27,6 +27,8 @@ fn conn(id: &str, user: &str) -> ConnectionRecord {
             subscribe: vec!["room:*".into()],
             publish: vec![],
             rate: Some(5.0),
+            iat: 0,
+            info: None,
         },
         connected_at: 1_700_000_000_000,
     }
@@ -54,6 +56,7 @@ async fn open(s: &dyn Store, c: &ConnectionRecord, ttl: Duration) {
         personal: None,
         max_per_user: 100,
         ttl,
+        revoke_window: HOUR,
     };
     assert_eq!(s.open_connection(new).await.unwrap(), Admission::Admitted);
 }
@@ -120,6 +123,7 @@ async fn connection_limit_holds_under_simultaneous_opens(b: Backend) {
                     personal: Some(&personal),
                     max_per_user: 3,
                     ttl: HOUR,
+                    revoke_window: HOUR,
                 };
                 (c.id.clone(), s.open_connection(new).await.unwrap())
             })
@@ -134,6 +138,7 @@ async fn connection_limit_holds_under_simultaneous_opens(b: Backend) {
                 assert_eq!(holders.len(), 3, "{holders:?}");
                 refused.push(id)
             }
+            (_, Admission::Revoked) => panic!("nobody was revoked"),
         }
     }
     admitted.sort();
@@ -154,6 +159,7 @@ async fn connection_limit_holds_under_simultaneous_opens(b: Backend) {
                 personal: None,
                 max_per_user: 3,
                 ttl: HOUR,
+                revoke_window: HOUR,
             };
             s.open_connection(new).await.unwrap()
         }
@@ -330,6 +336,7 @@ async fn subscription_quota_holds_under_concurrency(b: Backend) {
         personal: Some(&ch("user:alice")),
         max_per_user: 10,
         ttl: HOUR,
+        revoke_window: HOUR,
     };
     s.open_connection(new).await.unwrap();
     s.unsubscribe("q=", &ch("user:alice"), Quota::Free)
@@ -731,7 +738,104 @@ async fn rate_limit_is_exact(b: Backend) {
     );
 }
 
+/// Member sets (presence events): the first connection in and the last
+/// one out are each reported once, concurrent calls included; an expired
+/// set (its connections vanished without cleanup) counts as empty.
+async fn member_transitions(b: Backend) {
+    let s = b.store();
+    let c = ch("room:m");
+    assert!(s.member_in(&c, "ann", "m1", HOUR).await.unwrap());
+    assert!(!s.member_in(&c, "ann", "m2", HOUR).await.unwrap());
+    assert!(
+        !s.member_in(&c, "ann", "m2", HOUR).await.unwrap(),
+        "again: no join"
+    );
+    assert!(!s.member_out(&c, "ann", "m1").await.unwrap());
+    assert!(
+        !s.member_out(&c, "ann", "m1").await.unwrap(),
+        "again: no leave"
+    );
+    assert!(s.member_out(&c, "ann", "m2").await.unwrap());
+    assert!(!s.member_out(&c, "ann", "m2").await.unwrap());
+    assert!(!s.member_out(&c, "nobody", "x").await.unwrap());
+    // Concurrent ins, then concurrent outs: one join, one leave.
+    let ins: Vec<_> = (0..10)
+        .map(|i| {
+            let (s, c) = (s.clone(), c.clone());
+            tokio::spawn(
+                async move { s.member_in(&c, "bo", &format!("b{i}"), HOUR).await.unwrap() },
+            )
+        })
+        .collect();
+    let mut joins = 0;
+    for t in ins {
+        joins += usize::from(t.await.unwrap());
+    }
+    let outs: Vec<_> = (0..10)
+        .map(|i| {
+            let (s, c) = (s.clone(), c.clone());
+            tokio::spawn(async move { s.member_out(&c, "bo", &format!("b{i}")).await.unwrap() })
+        })
+        .collect();
+    let mut leaves = 0;
+    for t in outs {
+        leaves += usize::from(t.await.unwrap());
+    }
+    assert_eq!((joins, leaves), (1, 1));
+    // A set that expired holds no one: the next connection joins, and
+    // leaving it is the last one out.
+    assert!(s
+        .member_in(&c, "cy", "stale", Duration::ZERO)
+        .await
+        .unwrap());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(s.member_in(&c, "cy", "c1", HOUR).await.unwrap());
+    assert!(s.member_out(&c, "cy", "c1").await.unwrap());
+}
+
+/// A revocation refuses older tokens at the handshake, survives the user's
+/// last connection leaving, is never moved back, and ends.
+async fn revocation_watermark(b: Backend) {
+    let s = b.store();
+    let now = wsfn::time::now_secs();
+    let open = |id: &str, iat: u64| {
+        let s = s.clone();
+        let mut c = conn(id, "rev");
+        c.principal.iat = iat;
+        async move {
+            s.open_connection(NewConnection {
+                record: &c,
+                personal: Some(&ch("user:rev")),
+                max_per_user: 5,
+                ttl: HOUR,
+                revoke_window: HOUR,
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(open("r1=", now - 5).await, Admission::Admitted);
+    s.revoke("rev", now, now + 2).await.unwrap();
+    assert_eq!(s.revoked_before("rev").await.unwrap(), Some(now));
+    s.remove_connection("r1=").await.unwrap();
+    assert_eq!(open("r2=", now - 5).await, Admission::Revoked);
+    assert_eq!(b.leftovers("r2=").await, 0);
+    assert_eq!(open("r3=", now).await, Admission::Admitted);
+    s.revoke("rev", now - 100, now + 2).await.unwrap();
+    assert_eq!(
+        s.revoked_before("rev").await.unwrap(),
+        Some(now),
+        "not moved back"
+    );
+    assert_eq!(s.user_connections("rev").await.unwrap(), ["r3="]);
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(s.revoked_before("rev").await.unwrap(), None);
+    assert_eq!(open("r4=", now - 5).await, Admission::Admitted);
+}
+
 both_backends!(
+    member_transitions,
+    revocation_watermark,
     idempotent_append,
     rate_limit_is_exact,
     connection_limit_holds_under_simultaneous_opens,

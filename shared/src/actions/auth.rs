@@ -22,6 +22,15 @@ pub(super) async fn auth(ctx: &Ctx<'_>, token: &str) -> Result<Reply, ActionErro
             "token is for another user; reconnect to switch users".into(),
         ));
     }
+    // A revoked token is refused here as at the handshake (one read: `auth`
+    // is rare, the handshake pays none).
+    if let Some(before) = ctx.app.store.revoked_before(&principal.sub).await? {
+        if principal.iat < before {
+            return Err(ActionError::Unauthorized(
+                "token revoked: get a new one".into(),
+            ));
+        }
+    }
     ctx.app
         .store
         .update_principal(&ctx.conn.id, &principal)

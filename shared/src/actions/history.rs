@@ -2,6 +2,7 @@
 //! reply within the management API's 128 KB.
 
 use super::{fit, require_read, Ctx, Reply};
+use crate::app::App;
 use crate::channel::ChannelName;
 use crate::error::ActionError;
 use crate::protocol::{Position, ServerFrame, MAX_REPLY_BYTES};
@@ -13,17 +14,29 @@ pub(super) async fn history(
     limit: u32,
 ) -> Result<Reply, ActionError> {
     require_read(ctx, &channel)?;
-    let store = &ctx.app.store;
+    let frame = history_frame(ctx.app, channel, since, limit, ctx.id.clone()).await?;
+    Ok(Reply::one(frame))
+}
+
+/// The `history` reply for `channel` (the server API reads it too).
+pub(crate) async fn history_frame(
+    app: &App,
+    channel: ChannelName,
+    since: Option<Position>,
+    limit: u32,
+    id: Option<String>,
+) -> Result<ServerFrame, ActionError> {
+    let store = &app.store;
     // Reading never creates a stream: a channel nobody published to has no
     // head, no epoch (""), and nothing to return.
     let Some(head) = store.read_head(&channel).await? else {
-        return Ok(Reply::one(ServerFrame::History {
-            id: ctx.id.clone(),
+        return Ok(ServerFrame::History {
+            id: id.clone(),
             channel: channel.to_string(),
             epoch: String::new(),
             messages: Vec::new(),
             complete: since.as_ref().is_none_or(|p| p.seq == 0),
-        }));
+        });
     };
     let same_epoch = since.as_ref().is_none_or(|p| p.epoch == head.epoch);
     let after = match &since {
@@ -48,7 +61,7 @@ pub(super) async fn history(
         }
     };
     let reply = |messages: Vec<_>, complete| ServerFrame::History {
-        id: ctx.id.clone(),
+        id: id.clone(),
         channel: channel.to_string(),
         epoch: head.epoch.clone(),
         messages,
@@ -73,5 +86,5 @@ pub(super) async fn history(
     // read when it holds the whole window.
     let complete =
         starts_right && !cut && (!forward || last_seq.map_or(head.seq == after, |s| s == head.seq));
-    Ok(Reply::one(reply(frames, complete)))
+    Ok(reply(frames, complete))
 }

@@ -3,9 +3,10 @@
 //! message handler does the pushing.
 
 mod auth;
-mod history;
+pub(crate) mod history;
+pub(crate) mod members;
 mod ping;
-mod presence;
+pub(crate) mod presence;
 pub(crate) mod publish;
 mod subscribe;
 
@@ -27,13 +28,24 @@ pub(crate) struct Ctx<'a> {
     pub now_ms: u64,
 }
 
+/// A frame to deliver to every subscriber of a channel.
+#[derive(Debug, Clone)]
+pub(crate) struct Fanout {
+    /// The channel.
+    pub channel: ChannelName,
+    /// The frame, as JSON.
+    pub payload: String,
+    /// A connection not to push to (a publish with `echo: false`).
+    pub skip: Option<String>,
+}
+
 /// What a handler produced.
 #[derive(Debug, Default)]
 pub(crate) struct Reply {
     /// Frames for the caller, in order.
     pub frames: Vec<ServerFrame>,
-    /// A payload to deliver to every subscriber of a channel.
-    pub fanout: Option<(ChannelName, String)>,
+    /// A frame to deliver to every subscriber of a channel.
+    pub fanout: Option<Fanout>,
 }
 
 impl Reply {
@@ -85,7 +97,12 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: Action) -> Result<Reply, Act
         Action::Ping => Ok(ping::ping(ctx)),
         Action::Subscribe { channel, since } => subscribe::subscribe(ctx, channel, since).await,
         Action::Unsubscribe { channel } => subscribe::unsubscribe(ctx, channel).await,
-        Action::Publish { channel, data } => publish::publish(ctx, channel, data).await,
+        Action::Publish {
+            channel,
+            data,
+            ephemeral,
+            echo,
+        } => publish::publish(ctx, channel, data, ephemeral, echo).await,
         Action::History {
             channel,
             since,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{require_read, Ctx, Reply};
+use crate::app::App;
 use crate::channel::ChannelName;
 use crate::error::ActionError;
 use crate::protocol::{Member, ServerFrame, MAX_REPLY_BYTES};
@@ -67,15 +68,28 @@ pub(super) async fn presence(
     cursor: Option<String>,
 ) -> Result<Reply, ActionError> {
     require_read(ctx, &channel)?;
+    let frame = presence_frame(ctx.app, channel, cursor, ctx.id.clone()).await?;
+    Ok(Reply::one(frame))
+}
+
+/// The `presence` reply for `channel` (the server API reads it too).
+pub(crate) async fn presence_frame(
+    app: &App,
+    channel: ChannelName,
+    cursor: Option<String>,
+    id: Option<String>,
+) -> Result<ServerFrame, ActionError> {
     let cursor = cursor.map(|c| decode_cursor(&channel, &c)).transpose()?;
-    let reply = |members: &BTreeMap<String, u32>, next: Option<String>| ServerFrame::Presence {
-        id: ctx.id.clone(),
+    type Counts = BTreeMap<String, (u32, Option<serde_json::Value>)>;
+    let reply = |members: &Counts, next: Option<String>| ServerFrame::Presence {
+        id: id.clone(),
         channel: channel.to_string(),
         members: members
             .iter()
-            .map(|(user, &connections)| Member {
+            .map(|(user, (connections, info))| Member {
                 user: user.clone(),
-                connections,
+                connections: *connections,
+                info: info.clone(),
             })
             .collect(),
         complete: next.is_none(),
@@ -86,37 +100,38 @@ pub(super) async fn presence(
         .to_json()
         .len();
     let budget = MAX_REPLY_BYTES - envelope;
-    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    let mut counts: Counts = BTreeMap::new();
     let mut bytes = 2usize;
     let mut after = cursor;
     let mut read = 0usize;
     loop {
-        let page = ctx
-            .app
-            .store
-            .subscribers(&channel, after.clone(), PAGE)
-            .await?;
+        let page = app.store.subscribers(&channel, after.clone(), PAGE).await?;
         for s in page.items {
             if !counts.contains_key(&s.user) {
                 let entry = serde_json::to_string(&Member {
                     user: s.user.clone(),
                     connections: u32::MAX,
+                    info: s.info.clone(),
                 })
                 .map_or(0, |e| e.len() + 1);
                 if bytes + entry > budget {
                     // Full: the next reply starts at this subscriber.
-                    return Ok(Reply::one(reply(&counts, after)));
+                    return Ok(reply(&counts, after));
                 }
                 bytes += entry;
             }
-            *counts.entry(s.user).or_default() += 1;
+            let e = counts.entry(s.user).or_default();
+            e.0 += 1;
+            if e.1.is_none() {
+                e.1 = s.info;
+            }
             after = Some(s.connection_id);
             read += 1;
         }
         match page.next {
             Some(next) if read < MAX_READ => after = Some(next),
-            Some(next) => return Ok(Reply::one(reply(&counts, Some(next)))),
-            None => return Ok(Reply::one(reply(&counts, None))),
+            Some(next) => return Ok(reply(&counts, Some(next))),
+            None => return Ok(reply(&counts, None)),
         }
     }
 }

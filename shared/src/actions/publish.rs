@@ -4,11 +4,12 @@
 
 use serde_json::Value;
 
-use super::{Ctx, Reply};
+use super::{Ctx, Fanout, Reply};
 use crate::app::App;
 use crate::channel::ChannelName;
+use crate::config::matches_any;
 use crate::error::ActionError;
-use crate::protocol::ServerFrame;
+use crate::protocol::{MessageFrame, ServerFrame};
 use crate::store::{Appended, IdemScope, IdempotencyKey, NewMessage};
 
 /// What an idempotency record remembers of a publish: a reuse of its id
@@ -34,7 +35,7 @@ pub(crate) struct Published {
     /// The id was already used for this very message.
     pub(crate) duplicate: bool,
     /// The `message` frame to deliver, when this publish is new.
-    pub(crate) fanout: Option<(ChannelName, String)>,
+    pub(crate) fanout: Option<Fanout>,
 }
 
 /// Sequences, stores and (with an id) deduplicates one message.
@@ -67,7 +68,11 @@ pub(crate) async fn append(
             channel: stored.channel.clone(),
             seq: stored.seq,
             duplicate: false,
-            fanout: Some((channel, ServerFrame::Message(stored).to_json())),
+            fanout: Some(Fanout {
+                channel,
+                payload: ServerFrame::Message(stored).to_json(),
+                skip: None,
+            }),
         }),
         Appended::Duplicate {
             channel: original,
@@ -96,14 +101,21 @@ pub(super) async fn publish(
     ctx: &Ctx<'_>,
     channel: ChannelName,
     data: Value,
+    ephemeral: bool,
+    echo: bool,
 ) -> Result<Reply, ActionError> {
     if !ctx.conn.principal.can_publish(&channel) {
         return Err(ActionError::Forbidden(format!(
             "no publish capability for `{channel}`"
         )));
     }
+    // `echo: false`: every subscriber but the publishing connection.
+    let skip = (!echo).then(|| ctx.conn.id.clone());
     let sub = ctx.conn.principal.sub.clone();
-    let p = append(
+    if ephemeral {
+        return ephemeral_publish(ctx, channel, data, sub, skip);
+    }
+    let mut p = append(
         ctx.app,
         channel,
         data,
@@ -113,13 +125,58 @@ pub(super) async fn publish(
         ctx.now_ms,
     )
     .await?;
+    if let Some(f) = &mut p.fanout {
+        f.skip = skip;
+    }
     Ok(Reply {
         frames: vec![ServerFrame::Ack {
             id: ctx.id.clone(),
             channel: p.channel,
             seq: p.seq,
-            duplicate: p.duplicate,
+            duplicate: Some(p.duplicate),
+            ephemeral: false,
         }],
         fanout: p.fanout,
+    })
+}
+
+/// An ephemeral publish (typing indicators, cursors): on a channel of
+/// `EPHEMERAL_CHANNELS`, delivered without a seq, history or idempotency —
+/// no table write beyond the rate limit's.
+fn ephemeral_publish(
+    ctx: &Ctx<'_>,
+    channel: ChannelName,
+    data: Value,
+    from: String,
+    skip: Option<String>,
+) -> Result<Reply, ActionError> {
+    if !matches_any(&ctx.app.config.ephemeral_channels, &channel) {
+        return Err(ActionError::BadRequest(format!(
+            "`{channel}` takes no ephemeral publishes (EPHEMERAL_CHANNELS)"
+        )));
+    }
+    let message = ServerFrame::Message(MessageFrame {
+        channel: channel.to_string(),
+        seq: 0,
+        epoch: String::new(),
+        data,
+        from,
+        ts: ctx.now_ms,
+        id: None,
+        ephemeral: true,
+    });
+    Ok(Reply {
+        frames: vec![ServerFrame::Ack {
+            id: ctx.id.clone(),
+            channel: channel.to_string(),
+            seq: 0,
+            duplicate: None,
+            ephemeral: true,
+        }],
+        fanout: Some(Fanout {
+            payload: message.to_json(),
+            channel,
+            skip,
+        }),
     })
 }

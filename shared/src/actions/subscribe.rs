@@ -1,6 +1,6 @@
 //! `subscribe` (with recovery from `since`) and `unsubscribe`.
 
-use super::{require_read, Ctx, Reply};
+use super::{members, require_read, Ctx, Reply};
 use crate::channel::ChannelName;
 use crate::error::ActionError;
 use crate::protocol::{Position, ServerFrame};
@@ -76,19 +76,29 @@ pub(super) async fn subscribe(
         recovered,
     }];
     frames.extend(replayed.into_iter().map(ServerFrame::Message));
-    Ok(Reply {
-        frames,
-        fanout: None,
-    })
+    let fanout = match outcome {
+        Subscribed::New => members::join(ctx.app, ctx.conn, &channel).await,
+        _ => None,
+    };
+    Ok(Reply { frames, fanout })
 }
 
 pub(super) async fn unsubscribe(ctx: &Ctx<'_>, channel: ChannelName) -> Result<Reply, ActionError> {
-    ctx.app
+    let existed = ctx
+        .app
         .store
         .unsubscribe(&ctx.conn.id, &channel, quota(ctx, &channel))
         .await?;
-    Ok(Reply::one(ServerFrame::Unsubscribed {
-        id: ctx.id.clone(),
-        channel: channel.to_string(),
-    }))
+    let fanout = if existed {
+        members::leave(ctx.app, &ctx.conn.principal.sub, &ctx.conn.id, &channel).await
+    } else {
+        None
+    };
+    Ok(Reply {
+        frames: vec![ServerFrame::Unsubscribed {
+            id: ctx.id.clone(),
+            channel: channel.to_string(),
+        }],
+        fanout,
+    })
 }

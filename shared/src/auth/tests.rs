@@ -17,6 +17,7 @@ fn claims(sub: &str) -> TokenClaims {
         nbf: None,
         iss: None,
         aud: None,
+        ..Default::default()
     }
 }
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::http::HeaderValue;
 
+use super::deliver::{announce_leaves, deliver};
 use super::{response, WsEvent};
+use crate::actions::members;
 use crate::app::App;
 use crate::auth::{header, AuthError, HandshakeToken, SUBPROTOCOL};
 use crate::channel::ChannelName;
@@ -133,6 +135,7 @@ async fn handshake(
         personal: personal.as_ref(),
         max_per_user: app.config.max_connections_per_user,
         ttl: app.config.connection_ttl,
+        revoke_window: app.config.revoke_ttl,
     };
     let pusher = app.pusher_for(ctx.domain_name.as_deref(), ctx.stage.as_deref());
     let mut reaped = 0;
@@ -148,6 +151,15 @@ async fn handshake(
             Admission::AtLimit(holders) => {
                 return Ok((too_many(&record, holders.len()), Outcome::RejectedLimit))
             }
+            Admission::Revoked => {
+                tracing::info!(connection = %connection_id, user = %record.principal.sub, iat = record.principal.iat, "token revoked");
+                return Ok((response(401, "Unauthorized"), Outcome::RejectedToken));
+            }
+        }
+    }
+    if let (Some(personal), Some(pusher)) = (personal.as_ref(), pusher.as_deref()) {
+        if let Some(join) = members::join(app, &record, personal).await {
+            deliver(app, pusher, &join, None).await;
         }
     }
     tracing::info!(connection = %connection_id, user = %record.principal.sub, "connected");
@@ -203,7 +215,8 @@ async fn reap_gone(
     let probes = candidates.iter().map(|c| async move {
         match pusher.alive(&c.id).await {
             Ok(false) => match app.store.remove_connection(&c.id).await {
-                Ok(_) => {
+                Ok(removed) => {
+                    announce_leaves(app, pusher, &c.id, &removed).await;
                     tracing::info!(connection = %c.id, user, "reaped a gone connection at the limit");
                     1
                 }

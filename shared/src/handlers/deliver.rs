@@ -4,31 +4,76 @@
 
 use std::time::{Duration, Instant};
 
+use crate::actions::{members, Fanout};
 use crate::app::App;
 use crate::channel::ChannelName;
 use crate::fanout::{fan_out_scope, FanoutReport, Scope};
 use crate::metrics::Metrics;
 use crate::push::Pusher;
 
-/// Delivers `payload` to every subscriber of `channel`, starting no push
-/// after `stop_at`; logs what happened (an error for what the deadline left
-/// undelivered) and returns the report with its duration, or `None` when
-/// the subscribers could not be read.
+/// Delivers a frame to every subscriber of its channel (but the one it
+/// skips), starting no push after `stop_at`; logs what happened (an error
+/// for what the deadline left undelivered) and returns the report with its
+/// duration, or `None` when the subscribers could not be read. Subscribers
+/// found gone were removed; their `leave`s (`PRESENCE_EVENTS`) are
+/// delivered too, and those of subscribers found gone by them, for a few
+/// rounds.
 pub(super) async fn deliver(
     app: &App,
     pusher: &dyn Pusher,
-    channel: &ChannelName,
-    payload: &str,
+    f: &Fanout,
+    stop_at: Option<tokio::time::Instant>,
+) -> Option<(FanoutReport, Duration)> {
+    let first = deliver_once(app, pusher, f, stop_at).await;
+    let mut gone = first
+        .as_ref()
+        .map(|(r, _)| r.removed.clone())
+        .unwrap_or_default();
+    for _round in 0..3 {
+        if gone.is_empty() {
+            break;
+        }
+        let mut next = Vec::new();
+        for (connection, removed) in gone {
+            for leave in members::leaves(app, &connection, &removed).await {
+                if let Some((r, _)) = deliver_once(app, pusher, &leave, stop_at).await {
+                    next.extend(r.removed);
+                }
+            }
+        }
+        gone = next;
+    }
+    first
+}
+
+/// Delivers the `leave`s a removed connection causes.
+pub(super) async fn announce_leaves(
+    app: &App,
+    pusher: &dyn Pusher,
+    connection: &str,
+    removed: &crate::store::Removed,
+) {
+    for leave in members::leaves(app, connection, removed).await {
+        deliver(app, pusher, &leave, None).await;
+    }
+}
+
+async fn deliver_once(
+    app: &App,
+    pusher: &dyn Pusher,
+    f: &Fanout,
     stop_at: Option<tokio::time::Instant>,
 ) -> Option<(FanoutReport, Duration)> {
     let started = Instant::now();
+    let channel = &f.channel;
     let mut opts = app.fanout_options();
     opts.stop_at = stop_at;
+    opts.skip = f.skip.clone();
     let report = fan_out_scope(
         app.store.as_ref(),
         pusher,
         channel,
-        payload.as_bytes(),
+        f.payload.as_bytes(),
         Scope::all(),
         opts,
         app.sharding(0, None),

@@ -3,6 +3,7 @@
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 
+use super::deliver::announce_leaves;
 use super::{response, WsEvent};
 use crate::app::App;
 use crate::error::HandlerError;
@@ -17,6 +18,9 @@ pub async fn disconnect(
         return Ok(response(400, "missing connectionId"));
     };
     let removed = app.store.remove_connection(id).await?;
+    if let Some(pusher) = app.pusher_for(ctx.domain_name.as_deref(), ctx.stage.as_deref()) {
+        announce_leaves(app, pusher.as_ref(), id, &removed).await;
+    }
     let mut metrics = app.metrics("disconnect");
     if let Some(rid) = ctx.request_id.as_deref() {
         metrics.property("requestId", rid);

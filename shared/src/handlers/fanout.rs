@@ -45,6 +45,7 @@ pub async fn fanout(
         .ok_or_else(|| HandlerError::BadEvent("MANAGEMENT_ENDPOINT is not set".into()))?;
     let mut opts = app.fanout_options();
     opts.stop_at = super::message::stop_at(invocation.deadline_ms);
+    opts.skip = task.skip.clone();
     let scope = Scope {
         range: task.range.clone(),
         after: task.after.clone(),

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 
-use super::deliver::{deliver, record};
+use super::deliver::{announce_leaves, deliver, record};
 use super::{response, WsEvent};
 use crate::actions::{dispatch, Ctx, Reply};
 use crate::app::App;
@@ -97,8 +97,8 @@ pub async fn message_within(
         }
     };
     let fanout = async {
-        let (channel, payload) = reply.fanout.as_ref()?;
-        deliver(app, pusher.as_ref(), channel, payload, stop_at).await
+        let f = reply.fanout.as_ref()?;
+        deliver(app, pusher.as_ref(), f, stop_at).await
     };
     let ((), outcome) = tokio::join!(replies, fanout);
     if let Some((r, took)) = outcome {
@@ -243,11 +243,12 @@ async fn send(app: &App, pusher: &dyn Pusher, connection_id: &str, frame: &Serve
     .await;
     match result {
         Ok(()) => {}
-        Err(PushError::Gone) => {
-            if let Err(e) = app.store.remove_connection(connection_id).await {
-                tracing::warn!(connection = %connection_id, error = %e, "could not remove gone caller");
+        Err(PushError::Gone) => match app.store.remove_connection(connection_id).await {
+            Ok(removed) => announce_leaves(app, pusher, connection_id, &removed).await,
+            Err(e) => {
+                tracing::warn!(connection = %connection_id, error = %e, "could not remove gone caller")
             }
-        }
+        },
         Err(e) => tracing::warn!(connection = %connection_id, error = %e, "reply not delivered"),
     }
 }

@@ -8,6 +8,7 @@ mod disconnect;
 mod fanout;
 mod message;
 mod publish;
+mod server;
 
 pub use connect::connect;
 pub use disconnect::disconnect;
@@ -17,6 +18,7 @@ pub use publish::{
     publish_api, Invocation, PublishError, PublishRequest, PublishResponse, PublishResult,
     MAX_BATCH, SERVER_FROM,
 };
+pub use server::{backend, MAX_REASON_CHARS, OPS, REVOKED_CODE, REVOKED_REASON};
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::encodings::Body;

@@ -184,9 +184,8 @@ pub async fn publish_api(
                 continue;
             }
         };
-        if let (Some((channel, payload)), Some(pusher)) = (&p.fanout, &pusher) {
-            if let Some((r, took)) = deliver(app, pusher.as_ref(), channel, payload, stop_at).await
-            {
+        if let (Some(f), Some(pusher)) = (&p.fanout, &pusher) {
+            if let Some((r, took)) = deliver(app, pusher.as_ref(), f, stop_at).await {
                 record(&mut metrics, &r, took);
             }
         }

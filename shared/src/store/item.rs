@@ -82,6 +82,9 @@ pub(crate) fn subscription_items(conn: &ConnectionRecord, channel: &str, exp: u6
     let mut theirs = key(keys::chan_pk(channel), keys::sub_sk(&conn.id));
     theirs.insert(attr::CONN.into(), s(&conn.id));
     theirs.insert(attr::USER.into(), s(&conn.principal.sub));
+    if let Some(info) = &conn.principal.info {
+        theirs.insert(attr::INFO.into(), s(info.to_string()));
+    }
     theirs.insert(TTL.into(), n(exp));
     [mine, theirs]
 }
@@ -91,6 +94,7 @@ pub(crate) fn subscriber_of(item: &Item) -> Option<Subscriber> {
     Some(Subscriber {
         connection_id: get_s(item, attr::CONN)?.to_string(),
         user: get_s(item, attr::USER)?.to_string(),
+        info: get_s(item, attr::INFO).and_then(|i| serde_json::from_str(i).ok()),
     })
 }
 
@@ -150,6 +154,8 @@ mod tests {
                 subscribe: vec!["room:*".into()],
                 publish: vec![],
                 rate: Some(2.5),
+                iat: 0,
+                info: None,
             },
             connected_at: 1234,
         }
@@ -184,7 +190,8 @@ mod tests {
             subscriber_of(&theirs),
             Some(Subscriber {
                 connection_id: "c1=".into(),
-                user: "alice".into()
+                user: "alice".into(),
+                info: None,
             })
         );
         let head = StreamHead {
@@ -201,6 +208,7 @@ mod tests {
             from: "alice".into(),
             ts: 5,
             id: None,
+            ephemeral: false,
         };
         let entry = history_item(&frame, 9).unwrap();
         assert_eq!(get_s(&entry, SK), Some("msg#00000000000000000003"));

@@ -69,6 +69,12 @@ pub mod attr {
     pub const IDS: &str = "ids";
     /// Theoretical arrival time in µs (rate state).
     pub const TAT: &str = "tat";
+    /// A subscriber's member data (`info` claim), JSON.
+    pub const INFO: &str = "info";
+    /// Revocation watermark on a user's set: tokens issued before it are refused.
+    pub const REVOKED: &str = "rev";
+    /// Until when the revocation holds (seconds).
+    pub const REVOKED_UNTIL: &str = "revu";
 }
 
 /// Partition of a connection's items.
@@ -88,6 +94,12 @@ pub fn user_pk(user: &str) -> String {
 pub fn sub_sk(other: &str) -> String {
     format!("{SUB_PREFIX}{other}")
 }
+/// Sort key of a user's membership item under a channel (presence events).
+pub fn member_sk(user: &str) -> String {
+    format!("{MEMBER_PREFIX}{user}")
+}
+/// Prefix of membership sort keys.
+pub const MEMBER_PREFIX: &str = "mem#";
 /// Partition of the server's (the publish function's) idempotency records.
 pub const SERVER_PK: &str = "server#publish";
 

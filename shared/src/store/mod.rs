@@ -47,6 +47,38 @@ pub trait ConnectionStore: Send + Sync {
     async fn remove_connection(&self, id: &str) -> Result<Removed, StoreError>;
     /// Frees a slot in the user's set whose connection record is already gone.
     async fn forget_user_connection(&self, user: &str, id: &str) -> Result<(), StoreError>;
+    /// The ids in the user's connection set (live or not yet reaped).
+    async fn user_connections(&self, user: &str) -> Result<Vec<String>, StoreError>;
+    /// Refuses the user's tokens issued before `before` (unix seconds) until
+    /// `until`. The watermark lives on the user's connection set, which the
+    /// handshake's transaction updates anyway: checking it costs the
+    /// handshake a condition, not a read. A later watermark is never moved back.
+    async fn revoke(&self, user: &str, before: u64, until: u64) -> Result<(), StoreError>;
+    /// The watermark in force for the user, if any (for in-band `auth`).
+    async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError>;
+}
+
+/// Which of a user's connections are in a channel: presence events
+/// (`PRESENCE_EVENTS` channels only). Each call is one atomic step, so a
+/// user's first connection in and last connection out are each seen by
+/// exactly one caller, whatever runs concurrently.
+#[async_trait]
+pub trait MemberStore: Send + Sync {
+    /// Adds `connection`; true when the user had no connection there (`join`).
+    async fn member_in(
+        &self,
+        channel: &ChannelName,
+        user: &str,
+        connection: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError>;
+    /// Removes `connection`; true when it was the user's last there (`leave`).
+    async fn member_out(
+        &self,
+        channel: &ChannelName,
+        user: &str,
+        connection: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Channel subscriptions, both directions.
@@ -131,12 +163,17 @@ pub trait RateStore: Send + Sync {
 
 /// Everything a function needs of the store.
 pub trait Store:
-    ConnectionStore + SubscriptionStore + StreamStore + RateStore + std::fmt::Debug
+    ConnectionStore + SubscriptionStore + StreamStore + RateStore + MemberStore + std::fmt::Debug
 {
 }
 
 impl<T> Store for T where
-    T: ConnectionStore + SubscriptionStore + StreamStore + RateStore + std::fmt::Debug
+    T: ConnectionStore
+        + SubscriptionStore
+        + StreamStore
+        + RateStore
+        + MemberStore
+        + std::fmt::Debug
 {
 }
 

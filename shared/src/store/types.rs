@@ -30,6 +30,10 @@ pub struct NewConnection<'a> {
     pub max_per_user: u32,
     /// Every item expires after this long.
     pub ttl: Duration,
+    /// The user's connection set, which holds the revocation watermark,
+    /// lives this much longer than the connection (`REVOKE_TTL_SECONDS`),
+    /// so a connect never shortens a standing revocation.
+    pub revoke_window: Duration,
 }
 
 /// Whether a connection was admitted under the per-user limit.
@@ -40,6 +44,9 @@ pub enum Admission {
     /// Nothing was written: the user holds the maximum. The ids registered
     /// for the user, so the caller can check whether some are gone.
     AtLimit(Vec<String>),
+    /// Nothing was written: the user's tokens issued before the token's
+    /// `iat` are revoked.
+    Revoked,
 }
 
 /// Whether a subscription was counted against the connection's limit.
@@ -69,6 +76,8 @@ pub struct Subscriber {
     pub connection_id: String,
     /// Its user (for presence).
     pub user: String,
+    /// The member's public data (`info` claim), for presence.
+    pub info: Option<serde_json::Value>,
 }
 
 /// One page of subscribers. A page may be empty while `next` is set.
@@ -232,6 +241,10 @@ pub struct Removed {
     pub connection: bool,
     /// Subscriptions removed.
     pub subscriptions: u32,
+    /// Its user, when the record existed.
+    pub user: Option<String>,
+    /// The channels it was subscribed to (the personal one included).
+    pub channels: Vec<String>,
 }
 
 #[cfg(test)]

@@ -144,6 +144,18 @@ pub(crate) fn rows(m: &BTreeMap<&str, Measured>) -> Vec<[String; 4]> {
             "frame, ack, 100 deliveries, 1 invocation, measured units",
         ),
         row(
+            "ephemeral publish to a channel of 3",
+            get("publish ephemeral, 3 subscribers").dollars(),
+            Some(4.0 * price::APPSYNC_OPERATION),
+            "frame, ack, 3 deliveries, 1 invocation; the rate limit's write only",
+        ),
+        row(
+            "subscribe to a `PRESENCE_EVENTS` channel of 3 (a join)",
+            get("subscribe, PRESENCE_EVENTS channel (join to 3 subscribers)").dollars(),
+            None,
+            "frame, reply, 3 `join` deliveries, 1 invocation, measured units",
+        ),
+        row(
             "`history` read (a tail check after a burst)",
             history,
             None,

@@ -61,13 +61,19 @@ impl DynamoStore {
                 .delete_item()
                 .table_name(&self.table)
                 .set_key(Some(k))
-                .condition_expression("attribute_not_exists(#ids)")
+                // Not while it holds a revocation watermark.
+                .condition_expression(
+                    "attribute_not_exists(#ids) AND (attribute_not_exists(#revu) OR #revu < :now)",
+                )
                 .expression_attribute_names("#ids", attr::IDS)
+                .expression_attribute_names("#revu", attr::REVOKED_UNTIL)
+                .expression_attribute_values(":now", n(now_secs()))
                 .send()
                 .await;
             match gone {
                 Ok(_) => {}
-                // A new connection took a slot meanwhile: the item stays.
+                // A new connection took a slot meanwhile, or a revocation
+                // stands: the item stays.
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
@@ -76,6 +82,14 @@ impl DynamoStore {
         }
         Ok(())
     }
+}
+
+/// The revocation watermark of a user's set item, while it holds.
+fn revoked(item: &crate::store::item::Item) -> Option<u64> {
+    let until = get_n(item, attr::REVOKED_UNTIL)?;
+    (until >= now_secs())
+        .then(|| get_n(item, attr::REVOKED))
+        .flatten()
 }
 
 #[async_trait]
@@ -90,12 +104,22 @@ impl ConnectionStore for DynamoStore {
                     .table_name(&self.table)
                     .set_key(Some(user_key.clone()))
                     .update_expression("ADD #ids :id SET #ttl = :ttl")
-                    .condition_expression("attribute_not_exists(#ids) OR size(#ids) < :max")
+                    // The slot, and no revocation of this token (the
+                    // watermark lives on this item: no extra read).
+                    .condition_expression(
+                        "(attribute_not_exists(#ids) OR size(#ids) < :max) AND \
+                         (attribute_not_exists(#rev) OR #rev <= :iat OR #revu < :now)",
+                    )
                     .expression_attribute_names("#ids", attr::IDS)
                     .expression_attribute_names("#ttl", TTL)
+                    .expression_attribute_names("#rev", attr::REVOKED)
+                    .expression_attribute_names("#revu", attr::REVOKED_UNTIL)
                     .expression_attribute_values(":id", AttributeValue::Ss(vec![conn.id.clone()]))
-                    .expression_attribute_values(":ttl", n(exp))
+                    // Outlives a watermark set while the connection lives.
+                    .expression_attribute_values(":ttl", n(exp + new.revoke_window.as_secs()))
                     .expression_attribute_values(":max", n(u64::from(new.max_per_user)))
+                    .expression_attribute_values(":iat", n(conn.principal.iat))
+                    .expression_attribute_values(":now", n(now_secs()))
                     .build(),
             )?;
             let mut tx = vec![
@@ -121,9 +145,14 @@ impl ConnectionStore for DynamoStore {
                     .send()
                     .await
                     .map_err(|e| backend("GetItem", e))?;
-                let ids = r
-                    .item
-                    .and_then(|i| i.get(attr::IDS).and_then(|v| v.as_ss().ok()).cloned())
+                let item = r.item.unwrap_or_default();
+                if revoked(&item).is_some_and(|before| conn.principal.iat < before) {
+                    return Ok(Admission::Revoked);
+                }
+                let ids = item
+                    .get(attr::IDS)
+                    .and_then(|v| v.as_ss().ok())
+                    .cloned()
                     .unwrap_or_default();
                 Ok(Admission::AtLimit(ids))
             }
@@ -179,6 +208,7 @@ impl ConnectionStore for DynamoStore {
                 user = get_s(item, attr::USER).map(str::to_string);
             } else if let Some(channel) = sk.strip_prefix(keys::SUB_PREFIX) {
                 removed.subscriptions += 1;
+                removed.channels.push(channel.to_string());
                 doomed.push(key(keys::chan_pk(channel), keys::sub_sk(id)));
             }
             doomed.push(key(keys::conn_pk(id), sk));
@@ -189,11 +219,60 @@ impl ConnectionStore for DynamoStore {
             self.release_slot(user, id).await?;
         }
         self.delete_keys(doomed).await?;
+        removed.user = user;
         Ok(removed)
     }
 
     async fn forget_user_connection(&self, user: &str, id: &str) -> Result<(), StoreError> {
         self.release_slot(user, id).await
+    }
+
+    async fn user_connections(&self, user: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .get(keys::user_pk(user), keys::CONNS)
+            .await?
+            .and_then(|i| i.get(attr::IDS).and_then(|v| v.as_ss().ok()).cloned())
+            .unwrap_or_default())
+    }
+
+    async fn revoke(&self, user: &str, before: u64, until: u64) -> Result<(), StoreError> {
+        let now = now_secs();
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user_pk(user), keys::CONNS)))
+            .update_expression("SET #rev = :before, #revu = :until, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#rev) OR #rev <= :before OR #revu < :now")
+            .expression_attribute_names("#rev", attr::REVOKED)
+            .expression_attribute_names("#revu", attr::REVOKED_UNTIL)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":before", n(before))
+            .expression_attribute_values(":until", n(until))
+            // The item outlives the watermark; a connect later moves it
+            // further (its connection's life plus the revocation window).
+            .expression_attribute_values(":ttl", n(until))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            // A later watermark already stands.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(backend("UpdateItem", e)),
+        }
+    }
+
+    async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .get(keys::user_pk(user), keys::CONNS)
+            .await?
+            .and_then(|i| revoked(&i)))
     }
 }
 

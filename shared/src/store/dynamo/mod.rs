@@ -3,6 +3,7 @@
 //! Hot paths use GetItem/Query/UpdateItem/TransactWriteItems, never Scan.
 
 mod connections;
+mod members;
 mod streams;
 mod subscriptions;
 

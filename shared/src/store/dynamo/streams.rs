@@ -134,6 +134,7 @@ impl DynamoStore {
             from: msg.from.clone(),
             ts: msg.ts,
             id: msg.id.clone(),
+            ephemeral: false,
         };
         let mut tx = vec![head_write];
         if let Some(k) = &msg.idempotency {

@@ -180,12 +180,13 @@ impl SubscriptionStore for DynamoStore {
             .filter_expression("#ttl > :now")
             // Only what a push needs: fewer attributes to read per
             // subscriber (the filter still sees the whole item).
-            .projection_expression("#conn, #user")
+            .projection_expression("#conn, #user, #info")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
             .expression_attribute_names("#ttl", TTL)
             .expression_attribute_names("#conn", attr::CONN)
             .expression_attribute_names("#user", attr::USER)
+            .expression_attribute_names("#info", attr::INFO)
             .expression_attribute_values(":pk", s(&pk))
             .expression_attribute_values(":lo", s(&lo))
             .expression_attribute_values(":hi", s(&hi))

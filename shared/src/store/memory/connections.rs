@@ -16,6 +16,13 @@ impl ConnectionStore for MemoryStore {
         let exp = expiry(new.ttl);
         let conn = new.record;
         let mut s = self.lock();
+        let revoked = s
+            .revoked
+            .get(&conn.principal.sub)
+            .is_some_and(|&(before, until)| until >= now_secs() && conn.principal.iat < before);
+        if revoked {
+            return Ok(Admission::Revoked);
+        }
         let held = s.by_user.entry(conn.principal.sub.clone()).or_default();
         if held.len() >= new.max_per_user as usize && !held.contains(&conn.id) {
             return Ok(Admission::AtLimit(held.iter().cloned().collect()));
@@ -65,6 +72,7 @@ impl ConnectionStore for MemoryStore {
         let mut removed = Removed::default();
         if let Some((c, _)) = s.connections.remove(id) {
             removed.connection = true;
+            removed.user = Some(c.principal.sub.clone());
             if let Some(m) = s.by_user.get_mut(&c.principal.sub) {
                 m.remove(id);
                 if m.is_empty() {
@@ -75,6 +83,7 @@ impl ConnectionStore for MemoryStore {
         s.rate.remove(id);
         for channel in s.conn_subs.remove(id).unwrap_or_default().into_keys() {
             removed.subscriptions += 1;
+            removed.channels.push(channel.clone());
             if let Some(m) = s.chan_subs.get_mut(&channel) {
                 m.remove(id);
                 if m.is_empty() {
@@ -94,6 +103,36 @@ impl ConnectionStore for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn user_connections(&self, user: &str) -> Result<Vec<String>, StoreError> {
+        let s = self.lock();
+        Ok(s.by_user
+            .get(user)
+            .map(|m| m.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn revoke(&self, user: &str, before: u64, until: u64) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let now = now_secs();
+        // Watermarks that ran out go (what TTL does for the table).
+        s.revoked.retain(|_, (_, until)| *until >= now);
+        let e = s.revoked.entry(user.to_string()).or_insert((0, 0));
+        if e.1 < now || e.0 <= before {
+            *e = (before, until);
+        }
+        Ok(())
+    }
+
+    async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
+        let now = now_secs();
+        Ok(self
+            .lock()
+            .revoked
+            .get(user)
+            .filter(|(_, until)| *until >= now)
+            .map(|(before, _)| *before))
     }
 }
 

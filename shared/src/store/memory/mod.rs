@@ -3,6 +3,7 @@
 //! invisible to reads) and atomicity (one lock per call).
 
 mod connections;
+mod members;
 mod streams;
 mod subscriptions;
 
@@ -45,6 +46,10 @@ struct State {
     /// Appends since the idempotency map was last purged of expired records.
     since_purge: usize,
     rate: HashMap<String, (u64, u64)>,
+    /// (channel, user) → the user's connections in it, and expiry.
+    members: HashMap<(String, String), (BTreeSet<String>, u64)>,
+    /// user → (revoked before, until).
+    revoked: HashMap<String, (u64, u64)>,
 }
 
 /// In-process store behind a mutex; cheap to create per test.

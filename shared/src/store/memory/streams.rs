@@ -71,6 +71,7 @@ impl StreamStore for MemoryStore {
             from: msg.from,
             ts: msg.ts,
             id: msg.id,
+            ephemeral: false,
         };
         if limits.max > 0 {
             stream

@@ -121,6 +121,10 @@ impl SubscriptionStore for MemoryStore {
                 items.push(Subscriber {
                     connection_id: id.clone(),
                     user: user.clone(),
+                    info: s
+                        .connections
+                        .get(id)
+                        .and_then(|(c, _)| c.principal.info.clone()),
                 });
             }
         }
