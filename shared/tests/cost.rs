@@ -141,10 +141,7 @@ async fn cost_per_action() {
     h.pusher.take_post_count();
     h.send("d2=", json!({"action":"subscribe","channel":"room:p1"}))
         .await;
-    row(
-        "subscribe, PRESENCE_EVENTS channel (join to 3 subscribers)",
-        &h,
-    );
+    row("subscribe, PRESENCE_EVENTS channel (join to 2 others)", &h);
     h.send("d2=", json!({"action":"unsubscribe","channel":"room:p1"}))
         .await;
     row(
@@ -244,9 +241,9 @@ async fn cost_per_action() {
             0,
         ),
         (
-            "subscribe, PRESENCE_EVENTS channel (join to 3 subscribers)",
+            "subscribe, PRESENCE_EVENTS channel (join to 2 others)",
             "2× GetItem, 1× Query, 1× TransactWriteItems, 2× UpdateItem",
-            4,
+            3,
         ),
         (
             "unsubscribe, PRESENCE_EVENTS channel (leave to 2 subscribers)",

@@ -70,15 +70,22 @@ async fn every_sample_event_has_its_outcome(b: Backend) {
         .filter(|n| n.ends_with(".json"))
         .collect();
     // Connects first, then messages in a meaningful order, disconnect last.
+    // The server API's operations after the messages (the sample
+    // connection is alice's), closing ones last.
     let order = |n: &str| match n {
         n if n.starts_with("connect-") => 0,
         "message-subscribe.json" => 1,
         "message-publish.json" => 2,
         n if n.starts_with("message-") || n == "fanout.json" => 3,
-        _ => 4,
+        "server-subscribe.json" => 4,
+        "server-unsubscribe.json" => 5,
+        "server-presence.json" | "server-history.json" => 6,
+        "server-disconnect.json" => 7,
+        "server-revoke.json" => 8,
+        _ => 9,
     };
     files.sort_by_key(|n| (order(n), n.clone()));
-    assert!(files.len() >= 14, "events/ lost files: {files:?}");
+    assert!(files.len() >= 24, "events/ lost files: {files:?}");
     for name in &files {
         if name == "publish.json" {
             // The server publish API's event (PublishFunction): per-message results.
@@ -101,6 +108,28 @@ async fn every_sample_event_has_its_outcome(b: Backend) {
                 wire["results"][2]["error"]["code"], "bad_request",
                 "{name}: {wire}"
             );
+            continue;
+        }
+        if let Some(op) = name.strip_prefix("server-") {
+            // The server API (PublishFunction): one operation per event.
+            let path = format!("{dir}/{name}");
+            let request: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let r = handlers::backend(request, &h.app, handlers::Invocation::default())
+                .await
+                .unwrap();
+            let ok = match op {
+                "subscribe.json" | "unsubscribe.json" => r["connections"].as_u64() == Some(1),
+                "presence.json" => r["type"] == "presence",
+                "history.json" => {
+                    r["type"] == "history"
+                        && r["messages"].as_array().is_some_and(|m| !m.is_empty())
+                }
+                "disconnect.json" => r["disconnected"].as_u64() == Some(1),
+                "revoke.json" => r["revoked"] == true,
+                other => panic!("events/server-{other} has no expectation"),
+            };
+            assert!(ok, "{name}: {r}");
             continue;
         }
         if name == "fanout.json" {

@@ -38,7 +38,8 @@ pub(crate) async fn join(
                 info: conn.principal.info.clone(),
             }
             .to_json(),
-            skip: None,
+            // Its own reply (`subscribed`) already told the joiner.
+            skip: Some(conn.id.clone()),
         }),
         Ok(false) => None,
         Err(e) => {

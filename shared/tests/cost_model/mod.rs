@@ -150,10 +150,10 @@ pub(crate) fn rows(m: &BTreeMap<&str, Measured>) -> Vec<[String; 4]> {
             "frame, ack, 3 deliveries, 1 invocation; the rate limit's write only",
         ),
         row(
-            "subscribe to a `PRESENCE_EVENTS` channel of 3 (a join)",
-            get("subscribe, PRESENCE_EVENTS channel (join to 3 subscribers)").dollars(),
+            "subscribe to a `PRESENCE_EVENTS` channel of 3 (a join to the 2 others)",
+            get("subscribe, PRESENCE_EVENTS channel (join to 2 others)").dollars(),
             None,
-            "frame, reply, 3 `join` deliveries, 1 invocation, measured units",
+            "frame, reply, 2 `join` deliveries, 1 invocation, measured units",
         ),
         row(
             "`history` read (a tail check after a burst)",
