@@ -33,6 +33,13 @@ pub struct HotResult {
     pub p50: Duration,
     /// 99th percentile publish → ack.
     pub p99: Duration,
+    /// Ephemeral publishes (no seq: `gap_free` is vacuous).
+    pub ephemeral: bool,
+    /// Messages one subscriber of the channel received (gateway runs).
+    pub delivered: Option<usize>,
+    /// Whether the channel's stream is untouched afterwards (head at seq 0,
+    /// no history): nothing was sequenced or stored (gateway runs).
+    pub no_stream: Option<bool>,
 }
 
 impl HotResult {
@@ -59,19 +66,81 @@ fn summarize(
         elapsed,
         p50: percentile(&lat, 0.5),
         p99: percentile(&lat, 0.99),
+        ephemeral: false,
+        delivered: None,
+        no_stream: None,
     }
 }
 
+/// Reads `subscriber`'s `message` frames until `n` arrived or 10 s passed
+/// without one; how many arrived.
+async fn drain(subscriber: &mut super::Ws, n: usize) -> usize {
+    let mut got = 0;
+    while got < n {
+        match next_json(subscriber, Duration::from_secs(10)).await {
+            Ok(v) if v["type"] == "message" => got += 1,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+/// Sends `frame` and waits for the reply with its `id`.
+async fn ask(
+    ws: &mut super::Ws,
+    frame: serde_json::Value,
+) -> Result<serde_json::Value, BenchError> {
+    let id = frame["id"].clone();
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .map_err(|e| fail("send", e))?;
+    loop {
+        let v = next_json(ws, Duration::from_secs(30)).await?;
+        if v["id"] == id {
+            return Ok(v);
+        }
+    }
+}
+
+/// Whether `channel`'s stream is as the subscribe left it: head at seq 0
+/// (a repeated `subscribe` says so) and no history — nothing sequenced or
+/// stored.
+async fn stream_untouched(ws: &mut super::Ws, channel: &str) -> Result<bool, BenchError> {
+    let head = ask(
+        ws,
+        json!({"action": "subscribe", "channel": channel, "id": "head"}),
+    )
+    .await?;
+    let history = ask(
+        ws,
+        json!({"action": "history", "channel": channel, "id": "hist"}),
+    )
+    .await?;
+    Ok(head["type"] == "subscribed"
+        && head["seq"] == 0
+        && history["messages"].as_array().is_some_and(|m| m.is_empty()))
+}
+
 /// `publishers` WebSocket clients each send `each` publishes to one new
-/// channel, `pipeline` in flight at a time, through the real gateway.
+/// channel, `pipeline` in flight at a time, through the real gateway; one
+/// more client subscribes and counts what it receives. `ephemeral` sends
+/// ephemeral publishes (the channel must match `EPHEMERAL_CHANNELS`).
 pub async fn through_gateway(
     running: &Running,
     publishers: usize,
     each: usize,
     pipeline: usize,
+    ephemeral: bool,
 ) -> Result<HotResult, BenchError> {
     let channel = format!("bench:hot-{:x}", rand::random::<u32>());
     let url = format!("ws://{}", running.addr);
+    let mut subscriber = open(&url, &token("hotsub", &["bench:*"], &[])).await?;
+    ask(
+        &mut subscriber,
+        json!({"action": "subscribe", "channel": channel, "id": "s"}),
+    )
+    .await?;
     let mut sockets = Vec::with_capacity(publishers);
     for p in 0..publishers {
         sockets.push(open(&url, &token(&format!("hot{p}"), &[], &["bench:*"])).await?);
@@ -88,8 +157,11 @@ pub async fn through_gateway(
                 while seqs.len() + errors < each {
                     while next < each && sent_at.len() < pipeline {
                         let id = format!("h{next}");
-                        let frame =
+                        let mut frame =
                             json!({"action":"publish","channel":channel,"data":next,"id":id});
+                        if ephemeral {
+                            frame["ephemeral"] = json!(true);
+                        }
                         ws.send(Message::Text(frame.to_string().into()))
                             .await
                             .map_err(|e| fail("send", e))?;
@@ -102,6 +174,8 @@ pub async fn through_gateway(
                     };
                     lat.push(at.elapsed());
                     match v["type"].as_str() {
+                        // An ephemeral ack has no seq: number them.
+                        Some("ack") if ephemeral => seqs.push(seqs.len() as u64 + 1),
                         Some("ack") => seqs.push(v["seq"].as_u64().unwrap_or_default()),
                         _ => {
                             if errors == 0 {
@@ -122,7 +196,12 @@ pub async fn through_gateway(
         lat.extend(l);
         errors += e;
     }
-    Ok(summarize(publishers, seqs, lat, errors, started.elapsed()))
+    let elapsed = started.elapsed();
+    let mut r = summarize(publishers, seqs, lat, errors, elapsed);
+    r.ephemeral = ephemeral;
+    r.delivered = Some(drain(&mut subscriber, r.acked).await);
+    r.no_stream = Some(stream_untouched(&mut subscriber, &channel).await?);
+    Ok(r)
 }
 
 /// `instances` independent stores (separate clients and per-process

@@ -556,12 +556,23 @@ async fn main() -> ExitCode {
 }
 
 fn hot_row(how: &str, r: &hot::HotResult) {
+    let yes = |b: bool| if b { "yes" } else { "NO" };
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "—".into());
     println!(
-        "| {how} | {} | {} | {} | {} | {:.0} ms | {:.0} | {:.0} ms | {:.0} ms |",
+        "| {how} | {} | {} | {} | {} | {} | {} | {} | {:.0} ms | {:.0} | {:.0} ms | {:.0} ms |",
+        if r.ephemeral {
+            "ephemeral"
+        } else {
+            "sequenced"
+        },
         r.publishers,
         r.acked,
         r.errors,
-        if r.gap_free { "yes" } else { "NO" },
+        if r.ephemeral { "n/a" } else { yes(r.gap_free) },
+        opt(r.delivered.map(|d| d.to_string())),
+        opt(r
+            .no_stream
+            .map(|n| if n { "none" } else { "written" }.to_string())),
         r.elapsed.as_secs_f64() * 1e3,
         r.per_second(),
         r.p50.as_secs_f64() * 1e3,
@@ -579,18 +590,23 @@ async fn hot_channel(args: &Args, store: &str) -> Result<(), wsfn_bench::BenchEr
         .insert("RateLimitPerSecond".into(), "100000".into());
     opts.parameters
         .insert("RateLimitBurst".into(), "1000000".into());
+    opts.parameters
+        .insert("EphemeralChannels".into(), "bench:*".into());
     let running = gateway(opts).await?;
     println!("\n### One hot channel ({store} store)\n");
-    println!("| path | publishers | acked | errors | gap-free | elapsed | publishes/s | p50 ack | p99 ack |");
-    println!("|---|---|---|---|---|---|---|---|---|");
-    let r = hot::through_gateway(
-        &running,
-        args.hot_publishers,
-        args.hot_each,
-        args.hot_pipeline,
-    )
-    .await?;
-    hot_row("WebSocket → gateway → message handler", &r);
+    println!("| path | publishes | publishers | acked | errors | gap-free | one subscriber got | stream items | elapsed | publishes/s | p50 ack | p99 ack |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for ephemeral in [false, true] {
+        let r = hot::through_gateway(
+            &running,
+            args.hot_publishers,
+            args.hot_each,
+            args.hot_pipeline,
+            ephemeral,
+        )
+        .await?;
+        hot_row("WebSocket → gateway → message handler", &r);
+    }
     running.shutdown().await;
     if let Some(endpoint) = &args.dynamodb_endpoint {
         let table = format!("wsfn-bench-hot-{:x}", rand::random::<u32>());

@@ -63,9 +63,22 @@ async fn smoke(mut o: Options) {
     running.shutdown().await;
     // The hot-channel measure: every publish acked, seq gap-free.
     o.parameters.insert("RateLimitBurst".into(), "1000".into());
-    let running = gateway(o).await.unwrap();
-    let h = hot::through_gateway(&running, 4, 10, 5).await.unwrap();
+    let running = gateway(o.clone()).await.unwrap();
+    let h = hot::through_gateway(&running, 4, 10, 5, false)
+        .await
+        .unwrap();
     assert_eq!((h.acked, h.errors, h.gap_free), (40, 0, true), "{h:?}");
+    assert_eq!((h.delivered, h.no_stream), (Some(40), Some(false)), "{h:?}");
+    running.shutdown().await;
+    // Ephemeral publishes: all acked and delivered, the stream untouched.
+    o.parameters
+        .insert("EphemeralChannels".into(), "bench:*".into());
+    let running = gateway(o).await.unwrap();
+    let h = hot::through_gateway(&running, 4, 10, 5, true)
+        .await
+        .unwrap();
+    assert_eq!((h.acked, h.errors), (40, 0), "{h:?}");
+    assert_eq!((h.delivered, h.no_stream), (Some(40), Some(true)), "{h:?}");
     running.shutdown().await;
 }
 

@@ -1,4 +1,5 @@
-// The demo chat served by wsfn-local at `/`: rooms, presence, a connection
+// The demo chat served by wsfn-local at `/`: rooms, who is here (kept by
+// join/leave events), a typing indicator (ephemeral messages), a connection
 // badge and a button that drops this page's socket from the gateway's side.
 // Query parameters: user, room, ttl (token lifetime, s), ping (ms), lead (token
 // refresh lead, ms). `window.wsfnDemo` exposes the state to the browser tests.
@@ -9,14 +10,33 @@ const user = params.get('user') || `guest-${Math.random().toString(36).slice(2, 
 const num = (name, fallback) => Number(params.get(name) || fallback);
 const $ = (id) => document.getElementById(id);
 
-const demo = { user, received: {}, states: [], recovered: [], errors: [], tokens: 0, acks: [] };
+const demo = {
+  user,
+  received: {},
+  states: [],
+  recovered: [],
+  errors: [],
+  tokens: 0,
+  acks: [],
+  members: {},
+  events: [],
+  typing: [],
+  disconnects: [],
+};
 window.wsfnDemo = demo;
 
 async function getToken() {
   const r = await fetch('/_wsfn/token', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ sub: user, ttl: num('ttl', 3600) }),
+    body: JSON.stringify({
+      sub: user,
+      ttl: num('ttl', 3600),
+      subscribe: ['room:*', 'typing:*'],
+      publish: ['room:*', 'typing:*'],
+      // The member's public data: shown beside the name in "Here".
+      info: { color: color(user) },
+    }),
   });
   if (!r.ok) throw new Error(`dev token: ${r.status} ${await r.text()}`);
   demo.tokens += 1;
@@ -33,6 +53,12 @@ demo.client = client;
 
 const rooms = new Set(['lobby', params.get('room') || 'lobby']);
 let current = null;
+
+function color(name) {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) % 360;
+  return `hsl(${h} 60% 45%)`;
+}
 
 function log(text) {
   $('log').textContent = `${new Date().toLocaleTimeString()} ${text}`;
@@ -67,20 +93,37 @@ function renderRooms() {
   );
 }
 
-async function refreshPresence() {
-  if (!current || !client.connected) return;
+function renderPresence() {
+  const members = demo.members[current] ?? new Map();
+  $('presence').replaceChildren(
+    ...[...members.values()].map((m) => {
+      const li = document.createElement('li');
+      li.dataset.user = m.user;
+      const dot = document.createElement('span');
+      dot.className = 'dot';
+      dot.style.background = m.info?.color ?? '#888';
+      li.append(dot, m.user);
+      return li;
+    }),
+  );
+}
+
+/** Who is here: read once per (re)connection, then kept by join/leave events. */
+async function loadPresence(room) {
+  if (!client.connected) return;
   try {
-    const members = await client.channel(`room:${current}`).presence();
-    $('presence').replaceChildren(
-      ...members.map((m) => {
-        const li = document.createElement('li');
-        li.textContent = m.connections > 1 ? `${m.user} (${m.connections})` : m.user;
-        return li;
-      }),
-    );
+    const list = await client.channel(`room:${room}`).presence();
+    demo.members[room] = new Map(list.map((m) => [m.user, m]));
+    if (room === current) renderPresence();
   } catch (e) {
     log(`presence: ${e.message}`);
   }
+}
+
+const typers = new Map();
+function renderTyping() {
+  const names = [...typers.keys()];
+  $('typing').textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
 }
 
 async function join(room) {
@@ -88,22 +131,66 @@ async function join(room) {
   rooms.add(room);
   renderRooms();
   render(room);
+  renderPresence();
+  typers.clear();
+  renderTyping();
   const ch = client.channel(`room:${room}`);
   if (!demo.received[room]) {
     demo.received[room] = [];
+    demo.members[room] = new Map();
+    ch.on('join', (m) => {
+      demo.events.push({ type: 'join', room, ...m });
+      demo.members[room].set(m.user, { ...m, connections: 1 });
+      if (room === current) renderPresence();
+    });
+    ch.on('leave', (m) => {
+      demo.events.push({ type: 'leave', room, ...m });
+      demo.members[room].delete(m.user);
+      if (room === current) renderPresence();
+    });
     await ch.subscribe((m) => {
       demo.received[room].push(m);
       render(room);
     });
+    // Someone else's keystrokes: ephemeral, never stored, shown for 3 s.
+    await client.channel(`typing:${room}`).subscribe((m) => {
+      demo.typing.push({ room, from: m.from });
+      if (room !== current || m.from === user) return;
+      clearTimeout(typers.get(m.from));
+      typers.set(
+        m.from,
+        setTimeout(() => {
+          typers.delete(m.from);
+          renderTyping();
+        }, 3000),
+      );
+      renderTyping();
+    });
   }
-  refreshPresence();
+  loadPresence(room);
 }
+
+// At most one typing signal per 1.5 s while typing; not echoed to this page.
+let lastTyping = 0;
+$('text').oninput = () => {
+  if (!current || Date.now() - lastTyping < 1500) return;
+  lastTyping = Date.now();
+  client
+    .channel(`typing:${current}`)
+    .publish({ typing: true }, { ephemeral: true, echo: false })
+    .catch(() => {});
+};
 
 client.on('state', (s) => {
   demo.states.push(s);
   $('state').textContent = s;
   $('state').dataset.state = s;
-  if (s === 'connected') refreshPresence();
+  // Events missed while away: read the list again.
+  if (s === 'connected' && current) loadPresence(current);
+});
+client.on('disconnect', (d) => {
+  demo.disconnects.push(d);
+  if (d.server) log(`disconnected by the server: ${d.code} ${d.reason}${d.reconnect ? ' (reconnecting)' : ''}`);
 });
 client.on('recovered', (r) => {
   demo.recovered.push(r);
@@ -140,5 +227,4 @@ $('drop').onclick = async () => {
 };
 
 $('user').textContent = `signed in as ${user}`;
-setInterval(refreshPresence, 5000);
 join(params.get('room') || 'lobby');

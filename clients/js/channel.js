@@ -1,5 +1,6 @@
 // One wsfn channel: its subscription, ordered delivery (Sequencer), gap
-// filling from `history`, recovery reports, history and presence reads.
+// filling from `history`, recovery reports, history and presence reads,
+// join/leave events and ephemeral messages.
 import { Sequencer } from './sequencer.js';
 
 /** One channel: subscription, ordered delivery, history and presence. */
@@ -17,6 +18,26 @@ export class Channel {
     this.hadTraffic = false;
     this.recovery = null;
     this.ready = null;
+    this.listeners = new Map();
+  }
+
+  /** Listens to `join` (`{user, info?}`) and `leave` (`{user}`) on PRESENCE_EVENTS channels; returns a function that stops listening. */
+  on(event, fn) {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event).add(fn);
+    return () => this.listeners.get(event)?.delete(fn);
+  }
+
+  /** A `join` or `leave` frame. */
+  onMember(f) {
+    const member = f.info === undefined ? { user: f.user } : { user: f.user, info: f.info };
+    for (const fn of this.listeners.get(f.type) ?? []) {
+      try {
+        fn(member);
+      } catch (e) {
+        this.client.emit('error', e);
+      }
+    }
   }
 
   /** Receives this channel's messages, each once, in `seq` order; resolves when subscribed. */
@@ -26,7 +47,9 @@ export class Channel {
     if (!this.ready) {
       this.ready = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     }
-    if (this.client.connected && !this.subscribed) this.resubscribe();
+    // Already subscribed by the backend (server API): nothing to ask.
+    if (this.subscribed) this.settle?.resolve();
+    else if (this.client.connected) this.resubscribe();
     this.client.connect();
     return this.ready;
   }
@@ -41,8 +64,23 @@ export class Channel {
     if (was) await this.client.request({ action: 'unsubscribe', channel: this.name }).catch(() => {});
   }
 
-  publish(data) {
-    return this.client.publish(this.name, data);
+  /** `options`: `{ephemeral: true}` (sent once, not stored), `{echo: false}` (not sent back to this connection). */
+  publish(data, options) {
+    return this.client.publish(this.name, data, options);
+  }
+
+  /** The backend subscribed this connection (server API): messages flow like any subscription's. */
+  onServerSubscribed(f) {
+    if (this.subscribed) return;
+    this.subscribed = true;
+    if (this.seqr.epoch === null || this.seqr.isOtherEpoch(f.epoch)) this.seqr.start(f.epoch, f.seq);
+  }
+
+  /** The backend unsubscribed this connection: it stays so after reconnects. */
+  onServerUnsubscribed() {
+    this.subscribed = false;
+    this.wanted = false;
+    this.ready = null;
   }
 
   /** One page of history (`since` {seq, epoch}, `limit` 1-100). */
@@ -56,11 +94,14 @@ export class Channel {
     let cursor;
     for (let page = 0; page < 1000; page++) {
       const r = await this.client.request({ action: 'presence', channel: this.name, cursor });
-      for (const m of r.members) members.set(m.user, (members.get(m.user) ?? 0) + m.connections);
+      for (const m of r.members) {
+        const seen = members.get(m.user);
+        members.set(m.user, { ...m, connections: (seen?.connections ?? 0) + m.connections });
+      }
       if (r.complete || !r.cursor) break;
       cursor = r.cursor;
     }
-    return [...members].map(([user, connections]) => ({ user, connections }));
+    return [...members.values()];
   }
 
   async resubscribe() {
@@ -109,13 +150,15 @@ export class Channel {
   }
 
   onMessage(m) {
+    // Ephemeral: at once, unordered (no seq to order by, nothing to recover).
+    if (m.ephemeral) return this.deliver([m], true);
     if (this.seqr.isOtherEpoch(m.epoch)) return this.restartStream(m.epoch, m.seq);
     this.active = true;
     this.deliver(this.seqr.push(m));
     this.checkGap();
   }
 
-  deliver(list) {
+  deliver(list, ephemeral = false) {
     for (const m of list) {
       for (const fn of this.handlers) {
         try {
@@ -125,7 +168,7 @@ export class Channel {
         }
       }
     }
-    if (list.length) this.checkRecovered();
+    if (list.length && !ephemeral) this.checkRecovered();
   }
 
   checkRecovered() {

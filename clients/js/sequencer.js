@@ -2,6 +2,9 @@
 // messages that arrive early are held until the gap before them is filled
 // (from `history`) or declared lost. No I/O: the client feeds it frames.
 
+/** Marks a seq this client published with `echo: false`: counted, never delivered. */
+const OWN = Symbol('own');
+
 /** Orders one channel's `message` frames by `seq` within one `epoch`. */
 export class Sequencer {
   constructor() {
@@ -59,6 +62,18 @@ export class Sequencer {
     return [msg, ...this.drain()];
   }
 
+  /**
+   * This client's own message, published with `echo: false`: `seq` counts
+   * as delivered (to no one here) so it is neither a gap nor read from
+   * history. Returns the frames that frees.
+   */
+  own(seq) {
+    if (!Number.isSafeInteger(seq) || seq <= this.seq || this.epoch === null) return [];
+    this.see(seq);
+    this.held.set(seq, OWN);
+    return this.drain();
+  }
+
   /** Declares everything up to `seq` lost or delivered elsewhere; returns what that frees. */
   skipTo(seq) {
     if (seq <= this.seq) return [];
@@ -85,7 +100,7 @@ export class Sequencer {
     for (let next = this.held.get(this.seq + 1); next; next = this.held.get(this.seq + 1)) {
       this.held.delete(this.seq + 1);
       this.seq += 1;
-      out.push(next);
+      if (next !== OWN) out.push(next);
     }
     return out;
   }

@@ -6,22 +6,54 @@ export type State = 'connecting' | 'connected' | 'disconnected' | 'closed';
 export interface Message<T = unknown> {
   type: 'message';
   channel: string;
-  seq: number;
-  epoch: string;
+  /** Absent on ephemeral messages. */
+  seq?: number;
+  /** Absent on ephemeral messages. */
+  epoch?: string;
   data: T;
   /** The publisher's `sub`, or `@server` for the backend's publishes. */
   from: string;
   ts: number;
   id?: string;
+  /** Not sequenced or stored; delivered at once, unordered. */
+  ephemeral?: true;
 }
 
 export interface Ack {
   type: 'ack';
   id: string;
   channel: string;
-  seq: number;
-  /** True when the server had already stored this publish (a retry). */
-  duplicate: boolean;
+  /** Absent for an ephemeral publish. */
+  seq?: number;
+  /** True when the server had already stored this publish (a retry); absent for an ephemeral one. */
+  duplicate?: boolean;
+  ephemeral?: true;
+}
+
+export interface PublishOptions {
+  /** Not sequenced, stored or retried (EPHEMERAL_CHANNELS only): typing indicators, cursors. Fails when offline. */
+  ephemeral?: boolean;
+  /** false: this connection is not sent its own message (default true). */
+  echo?: boolean;
+}
+
+/** A member's public data: the token's `info` claim (an object ≤ 1 KB). */
+export type MemberInfo = Record<string, unknown>;
+
+/** A `join` (a user's first connection subscribed) or `leave` (its last one left), PRESENCE_EVENTS channels. */
+export interface MemberEvent {
+  user: string;
+  /** On `join`, when the member has some. */
+  info?: MemberInfo;
+}
+
+/** Why the connection closed; `server: true` for the backend's `disconnect` frame. */
+export interface Disconnect {
+  code: number;
+  reason: string;
+  /** From a `disconnect` frame: false is final (the client is closed). */
+  reconnect?: boolean;
+  server?: true;
 }
 
 export interface Since {
@@ -40,6 +72,7 @@ export interface HistoryPage<T = unknown> {
 export interface Member {
   user: string;
   connections: number;
+  info?: MemberInfo;
 }
 
 /** After a reconnect: whether every missed message was delivered. */
@@ -91,6 +124,7 @@ export interface ClientOptions {
 }
 
 export class WsfnError extends Error {
+  constructor(code: string, message: string, frame?: unknown);
   /** A protocol error code (`forbidden`, `rate_limited`, ...) or `timeout`, `disconnected`, `closed`. */
   code: string;
   frame?: unknown;
@@ -101,8 +135,10 @@ export class Channel<T = unknown> {
   /** Receives each message once, in `seq` order; resolves when subscribed. */
   subscribe(onMessage?: (message: Message<T>) => void): Promise<void>;
   unsubscribe(): Promise<void>;
-  /** Resolves with the ack; retried across reconnects with one id, never stored twice. */
-  publish(data: T): Promise<Ack>;
+  /** Resolves with the ack; retried across reconnects with one id, never stored twice (ephemeral: sent once). */
+  publish(data: T, options?: PublishOptions): Promise<Ack>;
+  /** `join` / `leave` of users on a PRESENCE_EVENTS channel. */
+  on(event: 'join' | 'leave', fn: (member: MemberEvent) => void): () => void;
   /** One page of history. */
   history(options?: { since?: Since; limit?: number }): Promise<HistoryPage<T>>;
   /** Every member (all pages). */
@@ -116,7 +152,7 @@ export class Client {
   readonly connectionId: string | null;
   readonly connected: boolean;
   channel<T = unknown>(name: string): Channel<T>;
-  publish<T = unknown>(channel: string, data: T): Promise<Ack>;
+  publish<T = unknown>(channel: string, data: T, options?: PublishOptions): Promise<Ack>;
   connect(): void;
   close(): void;
   /** The page became visible or the network came back: ping now if connected, reconnect now if waiting to. */
@@ -124,7 +160,9 @@ export class Client {
   on(event: 'state', fn: (state: State) => void): () => void;
   on(event: 'error', fn: (error: Error) => void): () => void;
   on(event: 'recovered', fn: (report: Recovered) => void): () => void;
-  on(event: 'disconnect', fn: (close: { code: number; reason: string }) => void): () => void;
+  on(event: 'disconnect', fn: (close: Disconnect) => void): () => void;
+  /** The backend (un)subscribed this connection (server API). */
+  on(event: 'subscribed' | 'unsubscribed', fn: (s: { channel: string; server: true }) => void): () => void;
 }
 
 /** Pings only after `idleMs` without inbound frames; `dead` when a ping gets no frame within `timeoutMs`. */
@@ -145,6 +183,7 @@ export class Sequencer {
   see(seq: number): void;
   push(message: Message): Message[];
   skipTo(seq: number): Message[];
+  own(seq: number): Message[];
   readonly behind: boolean;
   readonly nextHeld: number | null;
 }

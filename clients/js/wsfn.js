@@ -3,10 +3,12 @@
 // resubscribe with `since`, per-channel ordering and gap filling by `seq`,
 // idempotent publish retries, token refresh before `exp`.
 import { Channel } from './channel.js';
+import { WsfnError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
+import { publish } from './publish.js';
 import { Sequencer, backoffDelay, tokenExpiry } from './sequencer.js';
 
-export { Channel, Heartbeat, Sequencer, backoffDelay, tokenExpiry };
+export { Channel, Heartbeat, Sequencer, WsfnError, backoffDelay, tokenExpiry };
 
 const DEFAULTS = {
   // From the cost model (README, "Cost model"): a ping after 100 s without any
@@ -27,26 +29,6 @@ const DEFAULTS = {
   // every reconnect: each check is a `history` read ($3.3e-6).
   syncEveryPings: 36,
 };
-
-/** An error reply from the server (`code` as in the protocol), or a client-side failure. */
-export class WsfnError extends Error {
-  constructor(code, message, frame) {
-    super(`${code}: ${message}`);
-    this.name = 'WsfnError';
-    this.code = code;
-    this.frame = frame;
-  }
-}
-
-// Publishes failing with these codes are retried (the same id: never stored twice).
-const RETRYABLE = new Set(['rate_limited', 'internal', 'timeout', 'disconnected']);
-
-function newId() {
-  if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();
-  const b = new Uint8Array(16);
-  globalThis.crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-}
 
 /** A connection to a wsfn stage that survives drops; see docs/protocol.md. */
 export class Client {
@@ -79,7 +61,11 @@ export class Client {
     });
   }
 
-  /** Listens to `state`, `error`, `recovered`; returns a function that stops listening. */
+  /**
+   * Listens to `state`, `error`, `recovered`, `disconnect` (`{code, reason,
+   * reconnect?, server?}`), `subscribed`/`unsubscribed` (the backend's
+   * server-side subscriptions); returns a function that stops listening.
+   */
   on(event, fn) {
     if (!this.listeners.has(event)) this.listeners.set(event, new Set());
     this.listeners.get(event).add(fn);
@@ -211,7 +197,7 @@ export class Client {
     this.timers.stable = setTimeout(() => (this.attempt = 0), this.options.stableAfterMs);
     this.scheduleRefresh();
     for (const ch of this.channels.values()) if (ch.wanted) ch.resubscribe();
-    for (const entry of this.outbox.values()) this.sendPublish(entry);
+    for (const entry of this.outbox.values()) entry.send();
   }
 
   onFrame(text) {
@@ -230,7 +216,12 @@ export class Client {
     if (!f) return this.emit('error', new WsfnError('bad_frame', 'not JSON'));
     if (f.type === 'pong') return;
     if (f.type === 'message') return this.channels.get(f.channel)?.onMessage(f);
+    if (f.type === 'join' || f.type === 'leave') return this.channels.get(f.channel)?.onMember(f);
     if (f.type === 'reconnect') return this.restart(f.after_ms ?? 0);
+    if (f.type === 'disconnect') return this.onDisconnectFrame(f);
+    if ((f.type === 'subscribed' || f.type === 'unsubscribed') && f.id === undefined) {
+      return this.onServerSubscription(f);
+    }
     const waiter = f.id !== undefined && this.pending.get(f.id);
     if (waiter) {
       this.pending.delete(f.id);
@@ -348,61 +339,37 @@ export class Client {
     });
   }
 
-  publish(channel, data) {
-    this.connect();
-    return new Promise((resolve, reject) => {
-      const entry = { id: newId(), channel, data, tries: 0 };
-      entry.resolve = (ack) => (clearTimeout(entry.timer), resolve(ack));
-      entry.reject = (e) => (clearTimeout(entry.timer), reject(e));
-      entry.deadline = Date.now() + this.options.publishTimeoutMs;
-      // Unsent (offline) at the deadline: fail rather than risk a late retry
-      // outside the server's idempotency window. In flight: its reply decides.
-      entry.timer = setTimeout(() => {
-        if (this.outbox.has(entry.id) && !entry.inFlight) {
-          this.outbox.delete(entry.id);
-          entry.reject(new WsfnError('timeout', 'publish not acknowledged in time'));
-        }
-      }, this.options.publishTimeoutMs);
-      this.outbox.set(entry.id, entry);
-      if (this.connected) this.sendPublish(entry);
-    });
+  /**
+   * Publishes `data` on `channel`. Sequenced publishes carry an id and are
+   * retried across reconnects (never stored twice); `{ephemeral: true}`
+   * sends once, now (fails when offline); `{echo: false}` keeps this
+   * connection from receiving its own message.
+   */
+  publish(channel, data, options = {}) {
+    return publish(this, channel, data, options);
   }
 
-  async sendPublish(entry) {
-    if (entry.inFlight || !this.outbox.has(entry.id)) return;
-    if (Date.now() > entry.deadline) {
-      this.outbox.delete(entry.id);
-      return entry.reject(new WsfnError('timeout', 'publish not acknowledged in time'));
+  /** A `disconnect` frame: the backend closes this connection (server API). */
+  onDisconnectFrame(f) {
+    const info = { code: f.code, reason: f.reason ?? '', reconnect: !!f.reconnect, server: true };
+    if (!f.reconnect) {
+      // Final: no reconnect; the application is told why.
+      this.emit('disconnect', info);
+      return this.close();
     }
-    entry.inFlight = true;
-    const { id, channel, data } = entry;
-    try {
-      const ack = await this.request({ action: 'publish', id, channel, data });
-      this.outbox.delete(id);
-      const ch = this.channels.get(channel);
-      if (ch?.subscribed) {
-        ch.seqr.see(ack.seq);
-        ch.checkGap();
-      }
-      entry.resolve(ack);
-    } catch (e) {
-      entry.inFlight = false;
-      if (e.code === 'superseded') return;
-      if (!RETRYABLE.has(e.code) && e.code !== 'unauthorized') {
-        this.outbox.delete(id);
-        return entry.reject(e);
-      }
-      if (Date.now() > entry.deadline) {
-        this.outbox.delete(id);
-        return entry.reject(new WsfnError('timeout', `publish not acknowledged: ${e.message}`));
-      }
-      // `unauthorized`: a stale token or an unknown connection; a new connection fixes both.
-      if (e.code === 'unauthorized') return this.dead('unauthorized');
-      // Disconnected: the next connection sends it again (onOpen).
-      if (e.code !== 'disconnected') {
-        const delay = backoffDelay(entry.tries++, this.options.backoff);
-        setTimeout(() => this.connected && this.sendPublish(entry), delay);
-      }
-    }
+    // Revoked (or asked to come back): a new token, then a new connection.
+    if (this.options.getToken) this.token = null;
+    this.detach(1000, 'disconnected by the server');
+    this.setState('disconnected');
+    this.emit('disconnect', info);
+    this.scheduleReconnect();
+  }
+
+  /** `subscribed`/`unsubscribed` without an id: the backend (un)subscribed this connection. */
+  onServerSubscription(f) {
+    const ch = this.channel(f.channel);
+    if (f.type === 'subscribed') ch.onServerSubscribed(f);
+    else ch.onServerUnsubscribed();
+    this.emit(f.type, { channel: f.channel, server: true });
   }
 }

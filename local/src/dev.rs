@@ -58,6 +58,8 @@ const LIBRARY: &str = include_str!("../../clients/js/wsfn.js");
 const CHANNEL: &str = include_str!("../../clients/js/channel.js");
 const SEQUENCER: &str = include_str!("../../clients/js/sequencer.js");
 const HEARTBEAT: &str = include_str!("../../clients/js/heartbeat.js");
+const PUBLISH: &str = include_str!("../../clients/js/publish.js");
+const ERRORS: &str = include_str!("../../clients/js/errors.js");
 
 fn file(kind: &'static str, text: &'static str) -> Response<Body> {
     let mut r = Response::new(Body::from(text));
@@ -109,6 +111,8 @@ pub async fn asset(State(dev): State<Arc<Dev>>, Path(name): Path<String>) -> Res
         (true, "channel.js") => file("text/javascript; charset=utf-8", CHANNEL),
         (true, "sequencer.js") => file("text/javascript; charset=utf-8", SEQUENCER),
         (true, "heartbeat.js") => file("text/javascript; charset=utf-8", HEARTBEAT),
+        (true, "publish.js") => file("text/javascript; charset=utf-8", PUBLISH),
+        (true, "errors.js") => file("text/javascript; charset=utf-8", ERRORS),
         _ => status(StatusCode::NOT_FOUND, json!({"message": "not found"})),
     }
 }

@@ -18,10 +18,16 @@ impl Running {
         if let Some(m) = &self.memory {
             return Ok(m.connection_entries());
         }
+        Ok(self.connection_item_keys().await?.len())
+    }
+
+    /// The keys (`pk sk`) of the DynamoDB items [`Self::connection_items`]
+    /// counts, to say what was left (empty for the embedded store).
+    pub async fn connection_item_keys(&self) -> Result<Vec<String>, String> {
         let Some((client, table)) = &self.dynamo_table else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
-        let mut count = 0usize;
+        let mut keys_left = Vec::new();
         let mut start = None;
         loop {
             let r = client
@@ -31,14 +37,18 @@ impl Running {
                 .send()
                 .await
                 .map_err(|e| wsfn::aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
-            count += r
-                .items()
-                .iter()
-                .filter(|i| belongs_to_a_connection(i))
-                .count();
+            for item in r.items().iter().filter(|i| belongs_to_a_connection(i)) {
+                let text = |name: &str| {
+                    item.get(name)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                keys_left.push(format!("{} {}", text(keys::PK), text(keys::SK)));
+            }
             match r.last_evaluated_key {
                 Some(k) => start = Some(k),
-                None => return Ok(count),
+                None => return Ok(keys_left),
             }
         }
     }

@@ -295,6 +295,18 @@ async fn main() -> ExitCode {
         };
         parameters.insert(k.to_string(), v.to_string());
     }
+    if !s.no_demo {
+        // The demo's who-is-here list and typing indicator need presence
+        // events on its rooms and ephemeral messages on its typing channels
+        // (the template's defaults are off: no cost unless asked for).
+        // --parameter overrides; --no-demo leaves the template's defaults.
+        parameters
+            .entry("PresenceEvents".to_string())
+            .or_insert_with(|| "room:*".to_string());
+        parameters
+            .entry("EphemeralChannels".to_string())
+            .or_insert_with(|| "typing:*".to_string());
+    }
     for (name, v) in [
         ("--fail-410", s.fail_410),
         ("--fail-429", s.fail_429),

@@ -135,7 +135,7 @@ fn every_sample_event_runs_through_the_runtime_api() {
             n if n.starts_with("connect") => "ConnectFunction",
             n if n.starts_with("disconnect") => "DisconnectFunction",
             n if n.starts_with("message") => "MessageFunction",
-            "publish.json" => "PublishFunction",
+            n if n == "publish.json" || n.starts_with("server-") => "PublishFunction",
             "fanout.json" => "FanoutFunction",
             other => panic!("events/{other}: which function?"),
         };

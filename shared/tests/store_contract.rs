@@ -828,9 +828,36 @@ async fn revocation_watermark(b: Backend) {
         "not moved back"
     );
     assert_eq!(s.user_connections("rev").await.unwrap(), ["r3="]);
+    if let Backend::Dynamo(_, table) = &b {
+        // The watermark (2 s) did not shorten the life of the set that
+        // holds r3='s slot (its connection's TTL plus the revoke window).
+        let ttl = conn_set_ttl(table, "r3=").await;
+        assert!(ttl >= now + 2 * 3600 - 60, "{ttl} vs {now}");
+    }
     tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(s.revoked_before("rev").await.unwrap(), None);
     assert_eq!(open("r4=", now - 5).await, Admission::Admitted);
+}
+
+/// The TTL of the connection-set item holding `id` (DynamoDB only).
+async fn conn_set_ttl(table: &str, id: &str) -> u64 {
+    let r = common::dynamo_client()
+        .await
+        .scan()
+        .table_name(table)
+        .send()
+        .await
+        .expect("scan");
+    let item = r
+        .items()
+        .iter()
+        .find(|i| {
+            i.get("ids")
+                .and_then(|v| v.as_ss().ok())
+                .is_some_and(|ids| ids.iter().any(|x| x == id))
+        })
+        .expect("the connection set");
+    item["ttl"].as_n().unwrap().parse().unwrap()
 }
 
 both_backends!(

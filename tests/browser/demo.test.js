@@ -138,3 +138,49 @@ test('with 20 % of deliveries dropped, every page still ends with the complete, 
     }
   });
 });
+
+test('the demo shows who joins and leaves and who is typing, and a server disconnect is final', async () => {
+  await withStack([], {}, async (browser, base) => {
+    const here = (page) =>
+      page.locator('#presence li').evaluateAll((lis) => lis.map((li) => li.dataset.user).sort());
+    const alice = await openDemo(browser, base, 'alice');
+    await alice.waitForFunction(() => document.querySelector('#presence li[data-user="alice"]'), null, { timeout: 10000 });
+    const bob = await openDemo(browser, base, 'bob');
+    // alice hears bob join (an event, not a poll) with his color.
+    await alice.waitForFunction(() => window.wsfnDemo.events.some((e) => e.type === 'join' && e.user === 'bob'), null, {
+      timeout: 10000,
+    });
+    const join = await alice.evaluate(() => window.wsfnDemo.events.find((e) => e.user === 'bob'));
+    assert.match(join.info.color, /^hsl\(/);
+    assert.deepEqual(await here(alice), ['alice', 'bob']);
+    await bob.waitForFunction(() => document.querySelectorAll('#presence li').length === 2, null, { timeout: 10000 });
+    // bob types: alice sees the indicator; bob's page is not sent its own.
+    await bob.type('#text', 'hel', { delay: 20 });
+    await alice.locator('#typing', { hasText: 'bob is typing' }).waitFor({ timeout: 10000 });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(await bob.evaluate(() => window.wsfnDemo.typing), []);
+    const typed = await alice.evaluate(() => window.wsfnDemo.typing);
+    assert.ok(typed.length >= 1 && typed.every((t) => t.from === 'bob'), JSON.stringify(typed));
+    // The indicator is ephemeral: no message in the room, nothing stored.
+    const history = await alice.evaluate(() => window.wsfnDemo.client.channel('typing:lobby').history());
+    assert.deepEqual(history.messages, []);
+    await alice.waitForFunction(() => document.querySelector('#typing').textContent === '', null, { timeout: 6000 });
+    // The backend disconnects bob for good: his page is told and stays closed; alice sees him leave.
+    const r = await fetch(`${base}/2015-03-31/functions/PublishFunction/invocations`, {
+      method: 'POST',
+      body: JSON.stringify({ disconnect: { user: 'bob', code: 4003, reason: 'banned' } }),
+    });
+    assert.deepEqual(await r.json(), { disconnected: 1 });
+    await bob.waitForFunction(() => window.wsfnDemo.client.state === 'closed', null, { timeout: 10000 });
+    const told = await bob.evaluate(() => window.wsfnDemo.disconnects);
+    assert.deepEqual(told, [{ code: 4003, reason: 'banned', reconnect: false, server: true }]);
+    assert.equal(await bob.locator('#state').textContent(), 'closed');
+    await alice.waitForFunction(() => window.wsfnDemo.events.some((e) => e.type === 'leave' && e.user === 'bob'), null, {
+      timeout: 10000,
+    });
+    assert.deepEqual(await here(alice), ['alice']);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await bob.evaluate(() => window.wsfnDemo.client.state), 'closed', 'no reconnect');
+    assert.deepEqual([...alice.jsErrors, ...bob.jsErrors], []);
+  });
+});

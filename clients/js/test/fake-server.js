@@ -67,8 +67,13 @@ export class FakeServer {
     setTimeout(() => ws.readyState === 1 && ws.onmessage?.({ data: JSON.stringify(frame) }), 1);
   }
 
-  /** Publishes as another user (or the backend) would. */
-  publish(channel, data, id) {
+  /** Sends a server frame to every open socket (join, leave, disconnect, ...). */
+  push(frame) {
+    for (const ws of this.sockets) this.send(ws, frame);
+  }
+
+  /** Publishes as another user (or the backend) would; `skip`: a socket not sent to (`echo: false`). */
+  publish(channel, data, id, skip) {
     const s = this.stream(channel);
     if (id && this.published.has(id)) return { ...this.published.get(id), duplicate: true };
     const m = { type: 'message', channel, seq: s.msgs.length + 1, epoch: s.epoch, data, from: 'u', ts: Date.now() };
@@ -76,7 +81,7 @@ export class FakeServer {
     s.msgs.push(m);
     const ack = { type: 'ack', channel, seq: m.seq, duplicate: false };
     if (id) this.published.set(id, ack);
-    for (const ws of this.sockets) if (ws.subs.has(channel)) this.send(ws, m);
+    for (const ws of this.sockets) if (ws.subs.has(channel) && ws !== skip) this.send(ws, m);
     return ack;
   }
 
@@ -101,7 +106,12 @@ export class FakeServer {
         return;
       }
       case 'publish': {
-        const ack = this.publish(f.channel, f.data, f.id);
+        if (f.ephemeral) {
+          const m = { type: 'message', channel: f.channel, data: f.data, from: 'u', ts: Date.now(), ephemeral: true };
+          for (const o of this.sockets) if (o.subs.has(f.channel) && (f.echo !== false || o !== ws)) this.send(o, m);
+          return reply({ type: 'ack', channel: f.channel, ephemeral: true });
+        }
+        const ack = this.publish(f.channel, f.data, f.id, f.echo === false ? ws : undefined);
         if (this.swallowAcks > 0) {
           this.swallowAcks -= 1;
           return this.kill(ws);

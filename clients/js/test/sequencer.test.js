@@ -143,3 +143,16 @@ test('property: any interleaving delivers each seq once, in order, or reports it
     assert.equal(s.behind, false, `seed ${seed}`);
   }
 });
+
+test('own(): a seq published with echo: false counts as delivered, to no one', () => {
+  const s = new Sequencer();
+  s.start('e', 0);
+  const m = (seq) => ({ type: 'message', channel: 'c', epoch: 'e', seq });
+  assert.deepEqual(s.push(m(2)), []);
+  assert.deepEqual(s.own(1).map((x) => x.seq), [2]);
+  assert.deepEqual(s.own(4), []);
+  assert.equal(s.behind, true, 'seq 3 is missing');
+  assert.deepEqual(s.push(m(3)).map((x) => x.seq), [3]);
+  assert.equal(s.seq, 4);
+  assert.deepEqual(s.push(m(4)), [], 'its own message from history is not delivered');
+});

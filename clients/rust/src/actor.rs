@@ -161,7 +161,7 @@ impl Actor {
         }
     }
 
-    fn next_backoff(&mut self) -> Duration {
+    pub(crate) fn next_backoff(&mut self) -> Duration {
         let d = backoff(self.attempt, self.opts.backoff_base, self.opts.backoff_cap);
         self.attempt = self.attempt.saturating_add(1);
         d
@@ -327,8 +327,9 @@ impl Actor {
             Cmd::Publish {
                 channel,
                 data,
+                echo,
                 done,
-            } => self.enqueue_publish(channel, data, done),
+            } => self.enqueue_publish(channel, data, echo, done),
             Cmd::Request { frame, done } => {
                 if !self.connected {
                     let _ = done.send(Err(Error::Disconnected));
@@ -405,6 +406,27 @@ impl Actor {
             Instant::now()
                 + Duration::from_secs(exp.saturating_sub(now_secs()).saturating_sub(lead))
         });
+    }
+
+    /// The backend's `disconnect` frame: final (close) or reconnect with a
+    /// fresh token (a revoked one is refused).
+    pub(crate) fn on_disconnect_frame(&mut self, f: &Value) {
+        let reconnect = f["reconnect"].as_bool().unwrap_or(false);
+        self.emit(Event::Disconnected {
+            code: f["code"]
+                .as_u64()
+                .and_then(|c| u16::try_from(c).ok())
+                .unwrap_or(4000),
+            reason: f["reason"].as_str().unwrap_or_default().to_string(),
+            reconnect,
+        });
+        if reconnect {
+            self.token = None;
+            let delay = self.next_backoff();
+            self.leave = Some(delay);
+        } else {
+            self.closed = true;
+        }
     }
 
     pub(crate) fn on_reconnect_frame(&mut self, after_ms: u64) {

@@ -113,6 +113,23 @@ impl Actor {
             Some("reconnect") => {
                 return self.on_reconnect_frame(f["after_ms"].as_u64().unwrap_or(0))
             }
+            Some("disconnect") => return self.on_disconnect_frame(&f),
+            Some("join") => {
+                return self.emit(Event::Join {
+                    channel: f["channel"].as_str().unwrap_or_default().to_string(),
+                    user: f["user"].as_str().unwrap_or_default().to_string(),
+                    info: f.get("info").cloned(),
+                })
+            }
+            Some("leave") => {
+                return self.emit(Event::Leave {
+                    channel: f["channel"].as_str().unwrap_or_default().to_string(),
+                    user: f["user"].as_str().unwrap_or_default().to_string(),
+                })
+            }
+            Some("subscribed" | "unsubscribed") if f.get("id").is_none() => {
+                return self.on_server_subscription(&f)
+            }
             _ => {}
         }
         let Some((kind, _)) = f["id"].as_str().and_then(|id| self.pending.remove(id)) else {
@@ -207,12 +224,39 @@ impl Actor {
         self.fill(name);
     }
 
+    /// `subscribed`/`unsubscribed` without an id: the backend's doing.
+    fn on_server_subscription(&mut self, f: &Value) {
+        let channel = f["channel"].as_str().unwrap_or_default().to_string();
+        if f["type"] == "subscribed" {
+            // Followed from the reply's head, so a later `Client::subscribe`
+            // attaches at once, without a frame.
+            let c = self.channels.entry(channel.clone()).or_default();
+            if !c.subscribed {
+                c.subscribed = true;
+                let epoch = f["epoch"].as_str().unwrap_or_default();
+                if c.seqr.epoch.is_none() || c.seqr.is_other_epoch(epoch) {
+                    c.seqr.start(epoch, f["seq"].as_u64().unwrap_or(0));
+                }
+            }
+            return self.emit(Event::ServerSubscribed { channel });
+        }
+        if let Some(c) = self.channels.get_mut(&channel) {
+            c.subscribed = false;
+            c.wanted = false;
+        }
+        self.emit(Event::ServerUnsubscribed { channel });
+    }
+
     fn on_message(&mut self, m: Message) {
         let name = m.channel.clone();
         let gap_wait = self.opts.gap_wait;
         let Some(c) = self.channels.get_mut(&name) else {
             return;
         };
+        if m.ephemeral {
+            // At once, unordered: no seq to order by, nothing to recover.
+            return c.sinks.retain(|s| s.send(m.clone()).is_ok());
+        }
         if c.seqr.is_other_epoch(&m.epoch) {
             let (epoch, seq) = (m.epoch.clone(), m.seq);
             return self.restart_stream(&name, &epoch, seq);
@@ -223,7 +267,7 @@ impl Actor {
         self.deliver(&name, ready);
     }
 
-    fn deliver(&mut self, name: &str, list: Vec<Message>) {
+    pub(crate) fn deliver(&mut self, name: &str, list: Vec<Message>) {
         let Some(c) = self.channels.get_mut(name) else {
             return;
         };

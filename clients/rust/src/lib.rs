@@ -35,7 +35,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-pub use types::{Ack, Error, Event, HistoryPage, Lost, Member, Message, Since, State};
+pub use types::{
+    Ack, Error, Event, HistoryPage, Lost, Member, Message, PublishOptions, Since, State,
+};
 
 /// What a [`TokenSource`] returns.
 pub type TokenFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
@@ -145,6 +147,7 @@ pub(crate) enum Cmd {
     Publish {
         channel: String,
         data: Value,
+        echo: bool,
         done: oneshot::Sender<Result<Ack, Error>>,
     },
     Request {
@@ -217,10 +220,33 @@ impl Client {
     /// Publishes `data`; resolves with the ack. Retried (one id) across
     /// reconnects until acknowledged, never stored twice.
     pub async fn publish(&self, channel: &str, data: Value) -> Result<Ack, Error> {
+        self.publish_with(channel, data, PublishOptions::default())
+            .await
+    }
+
+    /// Publishes with options: `ephemeral` (sent once, now — not stored,
+    /// sequenced or retried; [`Error::Disconnected`] when offline) and
+    /// `echo: false` (this connection is not sent its own message).
+    pub async fn publish_with(
+        &self,
+        channel: &str,
+        data: Value,
+        options: PublishOptions,
+    ) -> Result<Ack, Error> {
+        if options.ephemeral {
+            let mut frame =
+                json!({"action": "publish", "channel": channel, "data": data, "ephemeral": true});
+            if !options.echo {
+                frame["echo"] = json!(false);
+            }
+            let reply = self.request(frame).await?;
+            return serde_json::from_value(reply).map_err(|e| Error::BadReply(e.to_string()));
+        }
         let channel = channel.to_string();
         self.call(|done| Cmd::Publish {
             channel,
             data,
+            echo: options.echo,
             done,
         })
         .await?
@@ -295,7 +321,8 @@ impl Client {
             .is_ok_and(|r| r.is_ok())
     }
 
-    /// State changes, recovery reports and errors.
+    /// State changes, recovery reports, errors, `join`/`leave`, the
+    /// backend's `disconnect` and server-side (un)subscriptions.
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }

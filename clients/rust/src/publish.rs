@@ -23,6 +23,8 @@ pub(crate) struct Pub {
     pub(crate) id: String,
     pub(crate) channel: String,
     pub(crate) data: Value,
+    /// false: `echo: false` (the ack's seq is this client's own).
+    pub(crate) echo: bool,
     pub(crate) done: Option<oneshot::Sender<Result<Ack, Error>>>,
     pub(crate) deadline: Instant,
     pub(crate) in_flight: bool,
@@ -35,6 +37,7 @@ impl Actor {
         &mut self,
         channel: String,
         data: Value,
+        echo: bool,
         done: oneshot::Sender<Result<Ack, Error>>,
     ) {
         self.next_key += 1;
@@ -45,6 +48,7 @@ impl Actor {
                 id: new_id(),
                 channel,
                 data,
+                echo,
                 done: Some(done),
                 deadline: Instant::now() + self.opts.publish_timeout,
                 in_flight: false,
@@ -67,7 +71,11 @@ impl Actor {
         }
         p.in_flight = true;
         p.retry_at = None;
-        let frame = json!({"action": "publish", "id": p.id, "channel": p.channel, "data": p.data});
+        let mut frame =
+            json!({"action": "publish", "id": p.id, "channel": p.channel, "data": p.data});
+        if !p.echo {
+            frame["echo"] = json!(false);
+        }
         self.send(frame, Pending::Publish { key });
     }
 
@@ -79,12 +87,22 @@ impl Actor {
         p.in_flight = false;
         let err = match reply {
             Ok(ack) => {
+                let echo = p.echo;
+                let mut freed = Vec::new();
                 if let Some(c) = self.channels.get_mut(&ack.channel) {
                     if c.subscribed {
-                        c.seqr.see(ack.seq);
+                        // With `echo: false` its own message never arrives:
+                        // the seq counts as delivered, not as a gap.
+                        if echo {
+                            c.seqr.see(ack.seq);
+                        } else {
+                            freed = c.seqr.own(ack.seq);
+                        }
                         c.arm_gap(self.opts.gap_wait);
                     }
                 }
+                let channel = ack.channel.clone();
+                self.deliver(&channel, freed);
                 if let Some(done) = self.outbox.remove(&key).and_then(|p| p.done) {
                     let _ = done.send(Ok(ack));
                 }

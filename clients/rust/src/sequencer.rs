@@ -15,14 +15,16 @@ pub(crate) struct Sequencer {
     pub(crate) seq: u64,
     /// The highest seq known to exist.
     pub(crate) head: u64,
-    held: BTreeMap<u64, Message>,
+    /// Early messages by seq; `None`: this client's own (`echo: false`).
+    held: BTreeMap<u64, Option<Message>>,
 }
 
 impl Sequencer {
     /// Follows `epoch` after `seq`; held messages of that epoch past it are
     /// kept. Returns what is now deliverable.
     pub(crate) fn start(&mut self, epoch: &str, seq: u64) -> Vec<Message> {
-        self.held.retain(|s, m| *s > seq && m.epoch == epoch);
+        self.held
+            .retain(|s, m| *s > seq && m.as_ref().is_none_or(|m| m.epoch == epoch));
         self.epoch = Some(epoch.to_string());
         self.seq = seq;
         self.head = self
@@ -53,7 +55,7 @@ impl Sequencer {
         }
         match &self.epoch {
             None => {
-                self.held.insert(seq, m);
+                self.held.insert(seq, Some(m));
                 return Vec::new();
             }
             Some(e) if e.is_empty() => self.epoch = Some(m.epoch.clone()),
@@ -61,13 +63,25 @@ impl Sequencer {
         }
         self.see(seq);
         if seq != self.seq + 1 {
-            self.held.insert(seq, m);
+            self.held.insert(seq, Some(m));
             return Vec::new();
         }
         self.seq = seq;
         let mut out = vec![m];
         out.extend(self.drain());
         out
+    }
+
+    /// This client's own message, published with `echo: false`: `seq`
+    /// counts as delivered (to no one here), so it is neither a gap nor read
+    /// from history. Returns what that frees.
+    pub(crate) fn own(&mut self, seq: u64) -> Vec<Message> {
+        if seq <= self.seq || self.epoch.is_none() {
+            return Vec::new();
+        }
+        self.see(seq);
+        self.held.insert(seq, None);
+        self.drain()
     }
 
     /// Declares everything up to `seq` lost; returns what that frees.
@@ -95,7 +109,7 @@ impl Sequencer {
         let mut out = Vec::new();
         while let Some(m) = self.held.remove(&(self.seq + 1)) {
             self.seq += 1;
-            out.push(m);
+            out.extend(m);
         }
         out
     }
@@ -114,6 +128,7 @@ mod tests {
             from: "u".into(),
             ts: 0,
             id: None,
+            ephemeral: false,
         }
     }
 
@@ -132,6 +147,19 @@ mod tests {
         assert_eq!(seqs(s.push(msg(3))), vec![3, 4]);
         assert!(s.push(msg(3)).is_empty(), "duplicate");
         assert!(!s.behind());
+    }
+
+    #[test]
+    fn own_counts_without_delivering() {
+        let mut s = Sequencer::default();
+        s.start("e1", 0);
+        assert!(s.push(msg(2)).is_empty());
+        assert_eq!(seqs(s.own(1)), vec![2]);
+        assert!(s.own(4).is_empty());
+        assert!(s.behind(), "3 is missing");
+        assert_eq!(seqs(s.push(msg(3))), vec![3]);
+        assert_eq!(s.seq, 4);
+        assert!(s.push(msg(4)).is_empty(), "its own message from history");
     }
 
     proptest::proptest! {

@@ -8,9 +8,11 @@ use serde_json::Value;
 pub struct Message {
     /// Channel name.
     pub channel: String,
-    /// Position in the channel's stream (from 1, no gaps).
+    /// Position in the channel's stream (from 1, no gaps); 0 when ephemeral.
+    #[serde(default)]
     pub seq: u64,
-    /// The stream's epoch.
+    /// The stream's epoch; empty when ephemeral.
+    #[serde(default)]
     pub epoch: String,
     /// The payload.
     pub data: Value,
@@ -22,6 +24,9 @@ pub struct Message {
     /// The publisher's publish id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Not sequenced or stored: delivered at once, unordered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ephemeral: bool,
 }
 
 /// The server's acknowledgement of a publish.
@@ -29,11 +34,34 @@ pub struct Message {
 pub struct Ack {
     /// Channel.
     pub channel: String,
-    /// The message's seq.
+    /// The message's seq (0 for an ephemeral publish).
+    #[serde(default)]
     pub seq: u64,
     /// The server already had this publish (a retry after a lost ack).
     #[serde(default)]
     pub duplicate: bool,
+    /// An ephemeral publish: delivered, not stored.
+    #[serde(default)]
+    pub ephemeral: bool,
+}
+
+/// How to publish ([`crate::Client::publish_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// Not sequenced, stored or retried (`EPHEMERAL_CHANNELS` only): sent
+    /// once, now; fails when not connected.
+    pub ephemeral: bool,
+    /// false: this connection is not sent its own message.
+    pub echo: bool,
+}
+
+impl Default for PublishOptions {
+    fn default() -> Self {
+        Self {
+            ephemeral: false,
+            echo: true,
+        }
+    }
 }
 
 /// A position in a stream, for `history`.
@@ -65,6 +93,9 @@ pub struct Member {
     pub user: String,
     /// Their connections subscribed to the channel.
     pub connections: u64,
+    /// Their public data (the token's `info` claim), when they have some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<Value>,
 }
 
 /// Connection state.
@@ -108,6 +139,47 @@ pub enum Event {
     },
     /// An error that no call returned (a refused handshake, a token source failure).
     Error(String),
+    /// A user's first connection subscribed to a `PRESENCE_EVENTS` channel.
+    Join {
+        /// Channel.
+        channel: String,
+        /// The user.
+        user: String,
+        /// Their public data, when they have some.
+        info: Option<Value>,
+    },
+    /// A user's last connection left a `PRESENCE_EVENTS` channel.
+    Leave {
+        /// Channel.
+        channel: String,
+        /// The user.
+        user: String,
+    },
+    /// The backend closed this connection (`disconnect` frame). With
+    /// `reconnect: false` it is final: the client is closed.
+    Disconnected {
+        /// 4000–4999, the application's.
+        code: u16,
+        /// Why.
+        reason: String,
+        /// Whether the client reconnects (with a fresh token).
+        reconnect: bool,
+    },
+    /// The backend subscribed this connection to a channel (server API):
+    /// `Client::subscribe` it to receive its messages (it resolves at once,
+    /// no frame is sent). It lasts this connection's life: after a
+    /// reconnect the backend subscribes again if it wants to, unless the
+    /// application subscribed it itself.
+    ServerSubscribed {
+        /// Channel.
+        channel: String,
+    },
+    /// The backend unsubscribed this connection from a channel; it is not
+    /// resubscribed after reconnects.
+    ServerUnsubscribed {
+        /// Channel.
+        channel: String,
+    },
 }
 
 /// Why a call failed.

@@ -340,3 +340,176 @@ async fn idle_heartbeat_embedded() {
 async fn idle_heartbeat_dynamodb_local() {
     idle_heartbeat(dynamodb()).await;
 }
+
+/// The next event matching `pick` (bounded).
+async fn event<T>(
+    rx: &mut tokio::sync::broadcast::Receiver<Event>,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> T {
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = tokio::time::timeout_at(until, rx.recv())
+            .await
+            .expect("the event within 10 s")
+            .expect("events open");
+        if let Some(t) = pick(e) {
+            return t;
+        }
+    }
+}
+
+async fn server(running: &Running, request: serde_json::Value) -> serde_json::Value {
+    running
+        .gateway
+        .invoker
+        .invoke_json("PublishFunction", request)
+        .await
+        .expect("PublishFunction")
+}
+
+/// join/leave events, ephemeral publishes and `echo: false`, and the
+/// backend's `disconnect`: final (closed) or, for a revoke, a reconnect.
+async fn the_backend_runs_the_room(mut o: LocalOptions) {
+    o.parameters
+        .insert("PresenceEvents".into(), "room:p*".into());
+    o.parameters
+        .insert("EphemeralChannels".into(), "room:t*".into());
+    let running = start(o).await.unwrap();
+    let ann = client(&running, "ann");
+    let bob = client(&running, "bob");
+    let mut ann_events = ann.events();
+    let mut bob_events = bob.events();
+    let _ann_p = ann.subscribe("room:p1").await.unwrap();
+    let _bob_p = bob.subscribe("room:p1").await.unwrap();
+    let (channel, user) = event(&mut ann_events, |e| match e {
+        Event::Join { channel, user, .. } => Some((channel, user)),
+        _ => None,
+    })
+    .await;
+    assert_eq!((channel.as_str(), user.as_str()), ("room:p1", "bob"));
+    let members = ann.presence("room:p1").await.unwrap();
+    assert_eq!(members.len(), 2);
+
+    // The backend subscribes ann: the client follows the channel from the
+    // reply's head, and subscribing to it then sends nothing.
+    let r = server(
+        &running,
+        json!({"subscribe": {"user": "ann", "channel": "room:s1"}}),
+    )
+    .await;
+    assert_eq!(r["connections"], 1, "{r}");
+    let subscribed = event(&mut ann_events, |e| match e {
+        Event::ServerSubscribed { channel } => Some(channel),
+        _ => None,
+    })
+    .await;
+    assert_eq!(subscribed, "room:s1");
+    let mut ann_s = ann.subscribe("room:s1").await.unwrap();
+    let r = server(
+        &running,
+        json!({"messages": [{"channel": "room:s1", "data": "from the backend"}]}),
+    )
+    .await;
+    assert_eq!(r["results"][0]["seq"], 1, "{r}");
+    let m = tokio::time::timeout(Duration::from_secs(5), ann_s.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((m.seq, m.from.as_str()), (1, "@server"));
+
+    // Ephemeral with echo false: bob gets it at once, ann does not.
+    let mut ann_t = ann.subscribe("room:t1").await.unwrap();
+    let mut bob_t = bob.subscribe("room:t1").await.unwrap();
+    let opts = wsfn_client::PublishOptions {
+        ephemeral: true,
+        echo: false,
+    };
+    let ack = ann
+        .publish_with("room:t1", json!({"typing": true}), opts)
+        .await
+        .unwrap();
+    assert!(ack.ephemeral && ack.seq == 0, "{ack:?}");
+    let m = tokio::time::timeout(Duration::from_secs(5), bob_t.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(m.ephemeral && m.seq == 0 && m.from == "ann", "{m:?}");
+    // Sequenced with echo false: ann's own seq is counted, not delivered,
+    // and bob's next message reaches her in order.
+    let own = ann
+        .publish_with(
+            "room:t1",
+            json!("mine"),
+            wsfn_client::PublishOptions {
+                ephemeral: false,
+                echo: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(own.seq, 1);
+    bob.publish("room:t1", json!("theirs")).await.unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), ann_t.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((next.seq, next.data), (2, json!("theirs")));
+    assert_eq!(take(&mut bob_t, 2).await, vec![1, 2]);
+    quiet(&mut ann_t).await;
+
+    // revoke bob: told to reconnect, he comes back with a fresh token.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let first = bob.connection_id().unwrap();
+    let r = server(&running, json!({"revoke": {"user": "bob"}})).await;
+    assert_eq!(r["disconnected"], 1, "{r}");
+    let reconnect = event(&mut bob_events, |e| match e {
+        Event::Disconnected { reconnect, .. } => Some(reconnect),
+        _ => None,
+    })
+    .await;
+    assert!(reconnect);
+    let left = event(&mut ann_events, |e| match e {
+        Event::Leave { user, .. } => Some(user),
+        _ => None,
+    })
+    .await;
+    assert_eq!(left, "bob");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(
+        bob.wait_for(State::Connected, Duration::from_secs(10))
+            .await
+    );
+    assert_ne!(bob.connection_id().unwrap(), first);
+
+    // disconnect ann for good: she is told, and the client closes.
+    let r = server(
+        &running,
+        json!({"disconnect": {"user": "ann", "code": 4003, "reason": "banned"}}),
+    )
+    .await;
+    assert_eq!(r["disconnected"], 1, "{r}");
+    let told = event(&mut ann_events, |e| match e {
+        Event::Disconnected {
+            code,
+            reason,
+            reconnect,
+        } => Some((code, reason, reconnect)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(told, (4003, "banned".to_string(), false));
+    assert!(ann.wait_for(State::Closed, Duration::from_secs(5)).await);
+    let late = ann.publish("room:p1", json!(1)).await;
+    assert_eq!(late.unwrap_err(), wsfn_client::Error::Closed);
+    bob.close();
+}
+
+#[tokio::test]
+async fn the_backend_runs_the_room_embedded() {
+    the_backend_runs_the_room(embedded()).await;
+}
+
+#[tokio::test]
+async fn the_backend_runs_the_room_dynamodb_local() {
+    the_backend_runs_the_room(dynamodb()).await;
+}

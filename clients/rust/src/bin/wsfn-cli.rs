@@ -80,7 +80,12 @@ async fn main() -> ExitCode {
             match e {
                 Event::Error(e) => eprintln!("wsfn-cli: {e}"),
                 Event::State(s) => eprintln!("wsfn-cli: {s:?}"),
-                Event::Recovered { .. } => eprintln!("wsfn-cli: {e:?}"),
+                Event::Disconnected {
+                    code,
+                    reason,
+                    reconnect: false,
+                } => eprintln!("wsfn-cli: disconnected by the server: {code} {reason}"),
+                other => eprintln!("wsfn-cli: {other:?}"),
             }
         }
     });

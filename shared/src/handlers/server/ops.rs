@@ -88,14 +88,17 @@ impl Ops<'_> {
             self.check_time(done, ids.len())?;
             // The close matters more than the frame: a frame that cannot
             // be delivered is logged, the close still happens.
-            match self.push(id, frame).await {
+            let told = match self.push(id, frame).await {
                 Ok(false) => continue,
-                Ok(true) => {}
+                Ok(told) => told,
                 Err(e) => {
-                    tracing::warn!(connection = %id, error = %e, "disconnect frame not delivered")
+                    tracing::warn!(connection = %id, error = %e, "disconnect frame not delivered");
+                    false
                 }
-            }
-            if self.close(id).await? {
+            };
+            // A client that read the frame may have closed first (then
+            // DeleteConnection finds it gone): it was live and is closed.
+            if self.close(id).await? || told {
                 closed += 1;
             }
             self.forget(id).await;

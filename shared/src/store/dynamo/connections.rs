@@ -236,36 +236,23 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn revoke(&self, user: &str, before: u64, until: u64) -> Result<(), StoreError> {
-        let now = now_secs();
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::user_pk(user), keys::CONNS)))
-            .update_expression("SET #rev = :before, #revu = :until, #ttl = :ttl")
-            .condition_expression("attribute_not_exists(#rev) OR #rev <= :before OR #revu < :now")
-            .expression_attribute_names("#rev", attr::REVOKED)
-            .expression_attribute_names("#revu", attr::REVOKED_UNTIL)
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":before", n(before))
-            .expression_attribute_values(":until", n(until))
-            // The item outlives the watermark; a connect later moves it
-            // further (its connection's life plus the revocation window).
-            .expression_attribute_values(":ttl", n(until))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(()),
-            // A later watermark already stands.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
+        // The item's TTL is raised to `until`, never lowered: it may hold
+        // slots of live connections that expire later. When it already
+        // lives longer, the second call leaves the TTL alone.
+        for raise_ttl in [true, false] {
+            match self.set_watermark(user, before, until, raise_ttl).await {
+                Ok(()) => return Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(backend("UpdateItem", e)),
             }
-            Err(e) => Err(backend("UpdateItem", e)),
         }
+        // Both refused: a later watermark already stands.
+        Ok(())
     }
 
     async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
@@ -336,5 +323,42 @@ impl RateStore for DynamoStore {
                 _ => Err(backend("UpdateItem", e)),
             },
         }
+    }
+}
+
+impl DynamoStore {
+    /// One conditional write of the revocation watermark (and, with
+    /// `raise_ttl`, of the item's TTL when that raises it).
+    async fn set_watermark(
+        &self,
+        user: &str,
+        before: u64,
+        until: u64,
+        raise_ttl: bool,
+    ) -> Result<(), aws_sdk_dynamodb::error::SdkError<UpdateItemError>> {
+        let watermark = "(attribute_not_exists(#rev) OR #rev <= :before OR #revu < :now)";
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user_pk(user), keys::CONNS)))
+            .expression_attribute_names("#rev", attr::REVOKED)
+            .expression_attribute_names("#revu", attr::REVOKED_UNTIL)
+            .expression_attribute_values(":before", n(before))
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":now", n(now_secs()));
+        update = if raise_ttl {
+            update
+                .update_expression("SET #rev = :before, #revu = :until, #ttl = :until")
+                .condition_expression(format!(
+                    "{watermark} AND (attribute_not_exists(#ttl) OR #ttl <= :until)"
+                ))
+                .expression_attribute_names("#ttl", TTL)
+        } else {
+            update
+                .update_expression("SET #rev = :before, #revu = :until")
+                .condition_expression(watermark)
+        };
+        update.send().await.map(|_| ())
     }
 }
