@@ -125,9 +125,18 @@ impl Gateway {
         sem.acquire_owned().await.ok()
     }
 
-    /// Sockets whose `$disconnect` has not finished yet (open ones included).
+    /// Sockets whose `$disconnect` has not finished yet (open ones
+    /// included), and handshakes whose `$connect` — or the `$disconnect` of
+    /// a client that left during it — is still running: 0 means no handler
+    /// is at work for any connection.
     pub fn sessions(&self) -> usize {
         self.active.load(Ordering::SeqCst)
+    }
+
+    fn session_done(&self) {
+        if self.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.drained.notify_waiters();
+        }
     }
 
     /// Counts one invocation of `function` (logical id), as Lambda's
@@ -420,9 +429,7 @@ pub async fn upgrade(
         gw2.console
             .note(&format!("{} closed {code} {reason}", info.connection_id));
         gw2.invoke("$disconnect", &info.connection_id, event).await;
-        if gw2.active.fetch_sub(1, Ordering::SeqCst) == 1 {
-            gw2.drained.notify_waiters();
-        }
+        gw2.session_done();
     });
     // The socket task owns the connection now (its `$disconnect` included).
     let _ = taken.send(());
@@ -457,6 +464,8 @@ async fn connect_to_completion(
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let (taken_tx, taken_rx) = tokio::sync::oneshot::channel::<()>();
     let (gw2, info2) = (gw.clone(), info.clone());
+    // Counted until this task ends (the socket, if upgraded, counts itself).
+    gw.active.fetch_add(1, Ordering::SeqCst);
     tokio::spawn(async move {
         let result = gw2.invoke("$connect", &info2.connection_id, event).await;
         let admitted = matches!(&result, Some(Ok(r)) if (200..300).contains(&r.status_code));
@@ -475,6 +484,7 @@ async fn connect_to_completion(
             );
             gw2.invoke("$disconnect", &info2.connection_id, event).await;
         }
+        gw2.session_done();
     });
     let result = done_rx
         .await

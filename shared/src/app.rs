@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::fanout::{FanoutOptions, Sharding};
+use crate::instance_cache::InstanceCache;
 use crate::push::{Pusher, PusherFactory};
 use crate::store::{HistoryLimits, Store};
 
@@ -20,6 +21,8 @@ pub struct App {
     pub pushers: Arc<dyn PusherFactory>,
     /// Hands big channels' shards to `FANOUT_FUNCTION` (none: no sharding).
     pub dispatcher: Option<Arc<dyn Dispatcher>>,
+    /// What ephemeral publishes may reuse for a second (this instance's).
+    pub cache: Arc<InstanceCache>,
 }
 
 impl std::fmt::Debug for App {
@@ -39,6 +42,7 @@ impl App {
             store,
             pushers,
             dispatcher: None,
+            cache: Arc::default(),
         }
     }
 

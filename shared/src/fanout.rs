@@ -38,6 +38,9 @@ pub struct FanoutOptions {
     /// A connection not to push to (a publish with `echo: false`: its
     /// publisher); shards handed out skip it too.
     pub skip: Option<String>,
+    /// The scope's first page, already read (an ephemeral fan-out's cached
+    /// subscriber list): used instead of reading it.
+    pub first_page: Option<Page<Subscriber>>,
 }
 
 impl Default for FanoutOptions {
@@ -49,6 +52,7 @@ impl Default for FanoutOptions {
             backoff: Backoff::PUSH,
             stop_at: None,
             skip: None,
+            first_page: None,
         }
     }
 }
@@ -225,7 +229,7 @@ pub async fn fan_out_scope<S: SubscriptionStore + ConnectionStore + ?Sized>(
     channel: &ChannelName,
     payload: &[u8],
     scope: Scope,
-    opts: FanoutOptions,
+    mut opts: FanoutOptions,
     sharding: Option<Sharding<'_>>,
 ) -> Result<FanoutReport, StoreError> {
     let limit = opts.concurrency.max(1);
@@ -243,13 +247,17 @@ pub async fn fan_out_scope<S: SubscriptionStore + ConnectionStore + ?Sized>(
     // Ranges this invocation reads, in order (more join when shards cannot
     // be handed out).
     let mut own: VecDeque<Scope> = VecDeque::new();
-    let read_page = |range: IdRange, after: Option<String>| async move {
-        store.subscribers_in(channel, &range, after, page).await
+    let read_page = |range: IdRange, after: Option<String>, read: Option<Page<Subscriber>>| async move {
+        match read {
+            Some(p) => Ok(p),
+            None => store.subscribers_in(channel, &range, after, page).await,
+        }
     };
     let mut current = scope;
     let mut fetch = Some(Box::pin(read_page(
         current.range.clone(),
         current.after.clone(),
+        opts.first_page.take(),
     )));
     let mut read = 0usize;
     // Until the split is decided, read ahead up to the shard size.
@@ -332,10 +340,14 @@ pub async fn fan_out_scope<S: SubscriptionStore + ConnectionStore + ?Sized>(
                     }
                 }
                 fetch = match cursor {
-                    Some(c) => Some(Box::pin(read_page(current.range.clone(), Some(c)))),
+                    Some(c) => Some(Box::pin(read_page(current.range.clone(), Some(c), None))),
                     None => own.pop_front().map(|next| {
                         current = next;
-                        Box::pin(read_page(current.range.clone(), current.after.clone()))
+                        Box::pin(read_page(
+                            current.range.clone(),
+                            current.after.clone(),
+                            None,
+                        ))
                     }),
                 };
             }

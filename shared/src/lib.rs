@@ -22,6 +22,7 @@ pub mod fanout;
 pub mod functions;
 pub mod handlers;
 mod http;
+pub mod instance_cache;
 pub mod logging;
 pub mod metrics;
 pub mod protocol;

@@ -148,12 +148,18 @@ async fn cost_per_action() {
         "unsubscribe, PRESENCE_EVENTS channel (leave to 2 subscribers)",
         &h,
     );
-    h.send(
-        "d1=",
-        json!({"action":"publish","channel":"typing:t","data":1,"ephemeral":true}),
-    )
-    .await;
+    // An instance that has not seen the connection or the channel within a
+    // second reads both; then, for a second, neither.
+    h.app.cache.connections.forget("d1=");
+    h.app.cache.subscribers.forget("typing:t");
+    let typing = json!({"action":"publish","channel":"typing:t","data":1,"ephemeral":true});
+    h.send("d1=", typing.clone()).await;
     row("publish ephemeral, 3 subscribers", &h);
+    h.send("d1=", typing).await;
+    row(
+        "publish ephemeral, 3 subscribers, again within a second",
+        &h,
+    );
     let server =
         |request: serde_json::Value| wsfn::handlers::backend(request, &h.app, Default::default());
     server(json!({"history": {"channel": "room:a", "limit": 10}}))
@@ -253,6 +259,11 @@ async fn cost_per_action() {
         (
             "publish ephemeral, 3 subscribers",
             "1× GetItem, 1× Query, 1× UpdateItem",
+            4,
+        ),
+        (
+            "publish ephemeral, 3 subscribers, again within a second",
+            "1× UpdateItem",
             4,
         ),
         ("server API: history", "1× GetItem, 1× Query", 0),

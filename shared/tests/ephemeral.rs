@@ -280,7 +280,76 @@ async fn many_ephemeral_publishers(b: Backend) {
     assert_eq!(head_seq(&h, "typing:many").await, 0);
 }
 
+/// An ephemeral fan-out may use the instance's cached subscriber list, but
+/// a subscribe or unsubscribe in the instance takes effect at once.
+async fn ephemeral_subscriber_list_follows_changes(b: Backend) {
+    let h = harness(b, &[]);
+    let typing =
+        |n: u32| json!({"action":"publish","channel":"typing:c","data":n,"ephemeral":true});
+    let sub = json!({"action":"subscribe","channel":"typing:c"});
+    let tok = |u: &str| token(u, &["typing:*"], &["typing:*"]);
+    h.connect("p1=", &tok("pat")).await;
+    h.connect("q1=", &tok("quinn")).await;
+    h.send("p1=", sub.clone()).await;
+    h.send("p1=", typing(1)).await;
+    h.send("q1=", sub).await;
+    h.send("p1=", typing(2)).await;
+    assert_eq!(
+        messages(&h.received("q1=")).len(),
+        1,
+        "the new subscriber got 2"
+    );
+    h.send("q1=", json!({"action":"unsubscribe","channel":"typing:c"}))
+        .await;
+    h.send("p1=", typing(3)).await;
+    // (`received` hands over what arrived since it was last asked.)
+    assert_eq!(
+        messages(&h.received("q1=")).len(),
+        0,
+        "nothing after leaving"
+    );
+    assert_eq!(head_seq(&h, "typing:c").await, 0);
+}
+
+/// An ephemeral publish may use the instance's record of the connection,
+/// but an `auth` or `$disconnect` handled by the instance applies at once.
+async fn ephemeral_publishes_see_auth_and_disconnect_at_once(b: Backend) {
+    let h = harness(b, &[]);
+    let typing =
+        json!({"action":"publish","channel":"typing:d","data":1,"ephemeral":true,"id":"e"});
+    h.connect("p1=", &token("pat", &["typing:*"], &["typing:*"]))
+        .await;
+    let first = h.send("p1=", typing.clone()).await;
+    assert_eq!(error_code(&first), None, "{first:?}");
+    // A new token without the publish capability.
+    let reply = h
+        .send(
+            "p1=",
+            json!({"action":"auth","token":token("pat", &["typing:*"], &[])}),
+        )
+        .await;
+    assert!(
+        reply
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Authed { .. })),
+        "{reply:?}"
+    );
+    let refused = h.send("p1=", typing.clone()).await;
+    assert_eq!(
+        error_code(&refused),
+        Some((Some("e".into()), ErrorCode::Forbidden))
+    );
+    h.disconnect("p1=").await;
+    let gone = h.send("p1=", typing).await;
+    assert_eq!(
+        error_code(&gone),
+        Some((Some("e".into()), ErrorCode::Unauthorized))
+    );
+}
+
 both_backends!(
+    ephemeral_publishes_see_auth_and_disconnect_at_once,
+    ephemeral_subscriber_list_follows_changes,
     ephemeral_is_delivered_and_not_stored,
     ephemeral_only_where_configured,
     ephemeral_publishes_are_rate_limited,

@@ -35,6 +35,7 @@ pub(super) async fn auth(ctx: &Ctx<'_>, token: &str) -> Result<Reply, ActionErro
         .store
         .update_principal(&ctx.conn.id, &principal)
         .await?;
+    ctx.app.cache.connections.forget(&ctx.conn.id);
     Ok(Reply::one(ServerFrame::Authed {
         id: ctx.id.clone(),
         exp: principal.exp,

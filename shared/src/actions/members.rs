@@ -40,6 +40,7 @@ pub(crate) async fn join(
             .to_json(),
             // Its own reply (`subscribed`) already told the joiner.
             skip: Some(conn.id.clone()),
+            ephemeral: false,
         }),
         Ok(false) => None,
         Err(e) => {
@@ -68,6 +69,7 @@ pub(crate) async fn leave(
             }
             .to_json(),
             skip: None,
+            ephemeral: false,
         }),
         Ok(false) => None,
         Err(e) => {

@@ -37,6 +37,9 @@ pub(crate) struct Fanout {
     pub payload: String,
     /// A connection not to push to (a publish with `echo: false`).
     pub skip: Option<String>,
+    /// An ephemeral message: best effort, so its subscriber list may come
+    /// from the instance's cache (`instance_cache`).
+    pub ephemeral: bool,
 }
 
 /// What a handler produced.

@@ -72,6 +72,7 @@ pub(crate) async fn append(
                 channel,
                 payload: ServerFrame::Message(stored).to_json(),
                 skip: None,
+                ephemeral: false,
             }),
         }),
         Appended::Duplicate {
@@ -177,6 +178,7 @@ fn ephemeral_publish(
             payload: message.to_json(),
             channel,
             skip,
+            ephemeral: true,
         }),
     })
 }

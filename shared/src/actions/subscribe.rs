@@ -38,6 +38,9 @@ pub(super) async fn subscribe(
             config.connection_ttl,
         )
         .await?;
+    if outcome == Subscribed::New {
+        ctx.app.cache.subscribers.forget(channel.as_str());
+    }
     if outcome == Subscribed::LimitReached {
         return Err(ActionError::LimitExceeded(format!(
             "at most {} subscriptions per connection",
@@ -90,6 +93,7 @@ pub(super) async fn unsubscribe(ctx: &Ctx<'_>, channel: ChannelName) -> Result<R
         .unsubscribe(&ctx.conn.id, &channel, quota(ctx, &channel))
         .await?;
     let fanout = if existed {
+        ctx.app.cache.subscribers.forget(channel.as_str());
         members::leave(ctx.app, &ctx.conn.principal.sub, &ctx.conn.id, &channel).await
     } else {
         None

@@ -69,6 +69,14 @@ async fn deliver_once(
     let mut opts = app.fanout_options();
     opts.stop_at = stop_at;
     opts.skip = f.skip.clone();
+    if f.ephemeral {
+        // The page size the fan-out itself would read (a shard's at most).
+        let size = app.sharding(0, None).map_or(opts.page_size, |s| {
+            opts.page_size
+                .min(s.size.clamp(1, u32::MAX as usize) as u32)
+        });
+        opts.first_page = cached_subscribers(app, channel, size).await;
+    }
     let report = fan_out_scope(
         app.store.as_ref(),
         pusher,
@@ -80,7 +88,29 @@ async fn deliver_once(
     )
     .await;
     log(channel, &report);
+    if report.as_ref().is_ok_and(|r| r.gone > 0) {
+        app.cache.subscribers.forget(channel.as_str());
+    }
     Some((report.ok()?, started.elapsed()))
+}
+
+/// An ephemeral fan-out's first page: the instance's cached list, else one
+/// read (kept when it is the whole list); `None` when the read fails (the
+/// fan-out then reads, and reports, itself).
+async fn cached_subscribers(
+    app: &App,
+    channel: &ChannelName,
+    page_size: u32,
+) -> Option<crate::store::Page<crate::store::Subscriber>> {
+    if let Some(page) = app.cache.subscribers.get(channel.as_str()) {
+        return Some(page);
+    }
+    let page = app.store.subscribers(channel, None, page_size).await.ok()?;
+    // Only a whole list can stand for the channel.
+    if page.next.is_none() {
+        app.cache.subscribers.put(channel.as_str(), page.clone());
+    }
+    Some(page)
 }
 
 /// Logs a fan-out's outcome: an error for what the deadline left undelivered.

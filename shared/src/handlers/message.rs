@@ -117,8 +117,18 @@ async fn handle(
     body: &str,
     metrics: &mut Metrics,
 ) -> (Option<String>, Result<Reply, ActionError>) {
-    let conn = match app.store.get_connection(connection_id).await {
-        Ok(Some(c)) => c,
+    let cached = ephemeral_publish(body)
+        .then(|| app.cache.connections.get(connection_id))
+        .flatten();
+    let read = match cached {
+        Some(c) => Ok(Some(c)),
+        None => app.store.get_connection(connection_id).await,
+    };
+    let conn = match read {
+        Ok(Some(c)) => {
+            app.cache.connections.put(connection_id, c.clone());
+            c
+        }
         Ok(None) => {
             return (
                 echo_id(body),
@@ -251,6 +261,14 @@ async fn send(app: &App, pusher: &dyn Pusher, connection_id: &str, frame: &Serve
         },
         Err(e) => tracing::warn!(connection = %connection_id, error = %e, "reply not delivered"),
     }
+}
+
+/// Whether a frame is an ephemeral publish: the best-effort path, which may
+/// use the instance's record of the connection (`instance_cache`).
+fn ephemeral_publish(body: &str) -> bool {
+    body.contains("\"ephemeral\"")
+        && serde_json::from_str::<serde_json::Value>(body)
+            .is_ok_and(|v| v["action"] == "publish" && v["ephemeral"] == true)
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ impl Ops<'_> {
 
     /// Removes a connection that is gone or closed, with its `leave`s.
     async fn forget(&self, id: &str) {
+        self.app.cache.connections.forget(id);
         match self.app.store.remove_connection(id).await {
             Ok(removed) => announce_leaves(self.app, self.pusher, id, &removed).await,
             Err(e) => {
@@ -145,6 +146,9 @@ impl Ops<'_> {
                     app.config.connection_ttl,
                 )
                 .await?;
+            if outcome == Subscribed::New {
+                app.cache.subscribers.forget(channel.as_str());
+            }
             if outcome == Subscribed::LimitReached {
                 tracing::info!(connection = %conn.id, %channel, "server subscribe: connection at its subscription limit");
                 continue;
@@ -187,6 +191,7 @@ impl Ops<'_> {
                 .unsubscribe(&conn.id, channel, quota(app, conn, channel))
                 .await?;
             if existed {
+                app.cache.subscribers.forget(channel.as_str());
                 if let Some(leave) = members::leave(app, user, &conn.id, channel).await {
                     deliver(app, self.pusher, &leave, self.stop_at).await;
                 }

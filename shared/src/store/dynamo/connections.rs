@@ -1,4 +1,4 @@
-//! Connections, the per-user connection set, and GCRA rate state.
+//! Connections and the per-user connection set.
 //!
 //! The per-user limit is one item per user holding the set of connection
 //! ids: `$connect` adds its id under the condition `size(ids) < max` in the
@@ -8,10 +8,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::{backend, build, DynamoStore, Tx};
 use crate::auth::Principal;
@@ -20,8 +17,7 @@ use crate::store::item::{
 };
 use crate::store::keys::{self, attr, SK, TTL};
 use crate::store::{
-    Admission, Admit, ConnectionRecord, ConnectionStore, Gcra, NewConnection, RateStore, Removed,
-    StoreError,
+    Admission, ConnectionRecord, ConnectionStore, NewConnection, Removed, StoreError,
 };
 use crate::time::now_secs;
 
@@ -237,9 +233,10 @@ impl ConnectionStore for DynamoStore {
 
     async fn revoke(&self, user: &str, before: u64, until: u64) -> Result<(), StoreError> {
         // The item's TTL is raised to `until`, never lowered: it may hold
-        // slots of live connections that expire later. When it already
-        // lives longer, the second call leaves the TTL alone.
-        for raise_ttl in [true, false] {
+        // slots of live connections that expire later. The first call is
+        // for an item that already lives long enough (a user with live
+        // connections: the common case, one write); the second raises it.
+        for raise_ttl in [false, true] {
             match self.set_watermark(user, before, until, raise_ttl).await {
                 Ok(()) => return Ok(()),
                 Err(e)
@@ -263,72 +260,10 @@ impl ConnectionStore for DynamoStore {
     }
 }
 
-#[async_trait]
-impl RateStore for DynamoStore {
-    /// GCRA in one conditional UpdateItem in the common case: a quiet client
-    /// (`tat` in the past) sets `tat = now + interval`; a busy one within its
-    /// burst adds `interval` to `tat` under `tat ≤ now + tolerance`.
-    async fn admit(
-        &self,
-        connection_id: &str,
-        limit: Gcra,
-        now_us: u64,
-    ) -> Result<Admit, StoreError> {
-        let k = key(keys::conn_pk(connection_id), keys::RATE);
-        let ttl = n(now_secs() + limit.state_ttl().as_secs());
-        let quiet = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(k.clone()))
-            .update_expression("SET #tat = :next, #ttl = :ttl")
-            .condition_expression("attribute_not_exists(#tat) OR #tat <= :now")
-            .expression_attribute_names("#tat", attr::TAT)
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":next", n(now_us.saturating_add(limit.interval_us)))
-            .expression_attribute_values(":now", n(now_us))
-            .expression_attribute_values(":ttl", ttl.clone())
-            .send()
-            .await;
-        match quiet {
-            Ok(_) => return Ok(Admit::Counted),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
-            Err(e) => return Err(backend("UpdateItem", e)),
-        }
-        let busy = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(k))
-            .update_expression("SET #tat = #tat + :interval, #ttl = :ttl")
-            .condition_expression("#tat <= :limit")
-            .expression_attribute_names("#tat", attr::TAT)
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":interval", n(limit.interval_us))
-            .expression_attribute_values(":limit", n(now_us.saturating_add(limit.tolerance_us())))
-            .expression_attribute_values(":ttl", ttl)
-            .return_values(ReturnValue::None)
-            // The refusing TAT comes back with the refusal (no extra read).
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match busy {
-            Ok(_) => Ok(Admit::Counted),
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(ccf)) => Ok(Admit::Refused {
-                    tat: ccf.item().and_then(|item| get_n(item, attr::TAT)),
-                }),
-                _ => Err(backend("UpdateItem", e)),
-            },
-        }
-    }
-}
-
 impl DynamoStore {
-    /// One conditional write of the revocation watermark (and, with
-    /// `raise_ttl`, of the item's TTL when that raises it).
+    /// One conditional write of the revocation watermark: without
+    /// `raise_ttl` on an item whose TTL is at least `until`, with it on any
+    /// other (raising the TTL to `until`).
     async fn set_watermark(
         &self,
         user: &str,
@@ -351,13 +286,14 @@ impl DynamoStore {
             update
                 .update_expression("SET #rev = :before, #revu = :until, #ttl = :until")
                 .condition_expression(format!(
-                    "{watermark} AND (attribute_not_exists(#ttl) OR #ttl <= :until)"
+                    "{watermark} AND (attribute_not_exists(#ttl) OR #ttl < :until)"
                 ))
                 .expression_attribute_names("#ttl", TTL)
         } else {
             update
                 .update_expression("SET #rev = :before, #revu = :until")
-                .condition_expression(watermark)
+                .condition_expression(format!("{watermark} AND #ttl >= :until"))
+                .expression_attribute_names("#ttl", TTL)
         };
         update.send().await.map(|_| ())
     }

@@ -4,6 +4,7 @@
 
 mod connections;
 mod members;
+mod rate;
 mod streams;
 mod subscriptions;
 
@@ -53,6 +54,7 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     streams: streams::Slots,
+    busy: std::sync::Arc<rate::BusyHints>,
 }
 
 /// An SDK error as a store error: the service's code and message for logs,
@@ -139,6 +141,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             streams: streams::Slots::default(),
+            busy: std::sync::Arc::default(),
         }
     }
 
