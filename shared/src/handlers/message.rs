@@ -202,29 +202,39 @@ async fn handle(
 /// later-stamped one finds the TAT that frame left, and against its own,
 /// older clock it could be refused although within the budget (by up to
 /// the reordering, which a high rate makes larger than the tolerance). So a
-/// refusal is decided once more against the clock read after it — after
-/// every write that caused it — when the refusing TAT shows that clock
-/// would admit it. A frame over the budget at that later instant stays
-/// refused; one within it is counted. One extra write, only then.
+/// refusal is decided again against a clock read after it — after every
+/// write that caused it — when the refusing TAT shows that clock would
+/// admit it, and again if a still later clock moved the TAT meanwhile. A
+/// frame over the budget at that later instant stays refused; one within
+/// it is counted. One extra write per round, only then.
 async fn admit(
     app: &App,
     connection_id: &str,
     limit: Gcra,
 ) -> Result<bool, crate::store::StoreError> {
-    let at = now_micros();
-    match app.store.admit(connection_id, limit, at).await? {
-        Admit::Counted => Ok(true),
-        Admit::Refused { tat: Some(tat) } => {
-            let now = now_micros();
-            if now > at && limit.admits_at(tat, now) {
-                Ok(app.store.admit(connection_id, limit, now).await?.counted())
-            } else {
-                Ok(false)
-            }
+    let mut at = now_micros();
+    let mut outcome = app.store.admit(connection_id, limit, at).await?;
+    // Concurrent frames of one connection reach the store out of clock
+    // order, and a later clock may move the TAT past an earlier one's
+    // window; each refusal is judged again against a clock read after it,
+    // while its TAT shows that clock admits the frame (bounded: every
+    // round reads a later clock than the write that refused it).
+    for _ in 0..MAX_REDECISIONS {
+        let Admit::Refused { tat: Some(tat) } = outcome else {
+            break;
+        };
+        let now = now_micros();
+        if now <= at || !limit.admits_at(tat, now) {
+            break;
         }
-        Admit::Refused { tat: None } => Ok(false),
+        at = now;
+        outcome = app.store.admit(connection_id, limit, at).await?;
     }
+    Ok(outcome.counted())
 }
+
+/// How often one frame's refusal is judged again (see [`admit`]).
+const MAX_REDECISIONS: usize = 8;
 
 /// API Gateway closes every connection after 2 hours.
 const MAX_CONNECTION_MS: u64 = 2 * 3600 * 1000;

@@ -54,7 +54,6 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     streams: streams::Slots,
-    busy: std::sync::Arc<rate::BusyHints>,
 }
 
 /// An SDK error as a store error: the service's code and message for logs,
@@ -141,7 +140,6 @@ impl DynamoStore {
             client,
             table: table.into(),
             streams: streams::Slots::default(),
-            busy: std::sync::Arc::default(),
         }
     }
 
