@@ -46,6 +46,15 @@ impl App {
         }
     }
 
+    /// Drops what this instance cached of a connection just removed: its
+    /// record, and the subscriber lists of the channels it was in.
+    pub(crate) fn forget_removed(&self, id: &str, removed: &crate::store::Removed) {
+        self.cache.connections.forget(id);
+        for channel in &removed.channels {
+            self.cache.subscribers.forget(channel);
+        }
+    }
+
     /// Shards big fan-outs through `dispatcher`.
     pub fn with_dispatcher(mut self, dispatcher: Arc<dyn Dispatcher>) -> Self {
         self.dispatcher = Some(dispatcher);

@@ -6,7 +6,6 @@ use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use super::deliver::announce_leaves;
 use super::{response, WsEvent};
 use crate::app::App;
-use crate::channel::ChannelName;
 use crate::error::HandlerError;
 
 /// Handles `$disconnect`.
@@ -19,14 +18,7 @@ pub async fn disconnect(
         return Ok(response(400, "missing connectionId"));
     };
     let removed = app.store.remove_connection(id).await?;
-    app.cache.connections.forget(id);
-    for channel in removed
-        .channels
-        .iter()
-        .filter_map(|c| ChannelName::parse(c).ok())
-    {
-        app.cache.subscribers.forget(channel.as_str());
-    }
+    app.forget_removed(id, &removed);
     if let Some(pusher) = app.pusher_for(ctx.domain_name.as_deref(), ctx.stage.as_deref()) {
         announce_leaves(app, pusher.as_ref(), id, &removed).await;
     }

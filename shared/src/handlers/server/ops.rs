@@ -53,7 +53,10 @@ impl Ops<'_> {
     async fn forget(&self, id: &str) {
         self.app.cache.connections.forget(id);
         match self.app.store.remove_connection(id).await {
-            Ok(removed) => announce_leaves(self.app, self.pusher, id, &removed).await,
+            Ok(removed) => {
+                self.app.forget_removed(id, &removed);
+                announce_leaves(self.app, self.pusher, id, &removed).await
+            }
             Err(e) => {
                 tracing::warn!(connection = %id, error = %e, "could not remove a closed connection; its $disconnect or TTL will")
             }
