@@ -129,14 +129,7 @@ async fn handle(
             app.cache.connections.put(connection_id, c.clone());
             c
         }
-        Ok(None) => {
-            return (
-                echo_id(body),
-                Err(ActionError::Unauthorized(
-                    "connection is not registered; reconnect".into(),
-                )),
-            )
-        }
+        Ok(None) => return (echo_id(body), Err(not_registered())),
         Err(e) => return (echo_id(body), Err(e.into())),
     };
     let now_ms = now_millis();
@@ -147,11 +140,17 @@ async fn handle(
         .unwrap_or(f64::from(app.config.rate_limit_per_second));
     let limit = Gcra::new(per_second, app.config.rate_limit_burst);
     match admit(app, connection_id, limit).await {
-        Ok(false) => {
+        Ok(Admit::Counted) => {}
+        Ok(Admit::Refused { .. }) => {
             metrics.count("RateLimited", 1);
             return (echo_id(body), Err(ActionError::RateLimited));
         }
-        Ok(true) => {}
+        // Removed while this frame was on its way (a disconnect, a 410
+        // cleanup): nothing was counted or written.
+        Ok(Admit::Gone) => {
+            app.cache.connections.forget(connection_id);
+            return (echo_id(body), Err(not_registered()));
+        }
         Err(e) => return (echo_id(body), Err(e.into())),
     }
     let max = app.config.max_message_bytes;
@@ -211,7 +210,7 @@ async fn admit(
     app: &App,
     connection_id: &str,
     limit: Gcra,
-) -> Result<bool, crate::store::StoreError> {
+) -> Result<Admit, crate::store::StoreError> {
     let mut at = now_micros();
     let mut outcome = app.store.admit(connection_id, limit, at).await?;
     // Concurrent frames of one connection reach the store out of clock
@@ -230,7 +229,11 @@ async fn admit(
         at = now;
         outcome = app.store.admit(connection_id, limit, at).await?;
     }
-    Ok(outcome.counted())
+    Ok(outcome)
+}
+
+fn not_registered() -> ActionError {
+    ActionError::Unauthorized("connection is not registered; reconnect".into())
 }
 
 /// How often one frame's refusal is judged again (see [`admit`]).

@@ -4,9 +4,8 @@
 //!
 //! | item | pk | sk | attributes | read by |
 //! |---|---|---|---|---|
-//! | connection | `conn#{id}` | `meta` | `id`, `user`, `principal`, `connected_at`, `subs` | every frame (GetItem) |
+//! | connection | `conn#{id}` | `meta` | `id`, `user`, `principal`, `connected_at`, `subs`, `tat` (rate state, µs) | every frame (GetItem; UpdateItem of `tat`) |
 //! | connection's subscription | `conn#{id}` | `sub#{channel}` | `channel` | disconnect (Query) |
-//! | rate state (GCRA) | `conn#{id}` | `rate` | `tat` (µs) | every frame (UpdateItem) |
 //! | channel subscriber | `chan#{channel}` | `sub#{id}` | `conn`, `user` | fan-out, presence (Query, paged) |
 //! | channel stream head | `chan#{channel}` | `stream` | `seq`, `epoch` | subscribe, publish (GetItem) |
 //! | history entry | `chan#{channel}` | `msg#{seq:020}` | `msg`, `epoch` | history, recovery (Query) |
@@ -24,8 +23,6 @@ pub const TTL: &str = "ttl";
 pub const META: &str = "meta";
 /// Sort key of a channel's stream head.
 pub const STREAM: &str = "stream";
-/// Sort key of a connection's rate-limit state.
-pub const RATE: &str = "rate";
 /// Sort key of a user's connection set.
 pub const CONNS: &str = "conns";
 /// Prefix of a connection's partition.

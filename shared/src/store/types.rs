@@ -177,6 +177,9 @@ pub enum Admit {
         /// The TAT the frame was refused against.
         tat: Option<u64>,
     },
+    /// The connection has no record (removed, expired or never opened):
+    /// nothing was counted and no state was written.
+    Gone,
 }
 
 impl Admit {
@@ -225,12 +228,6 @@ impl Gcra {
         let tat = tat.unwrap_or(0).max(now_us);
         (tat <= now_us.saturating_add(self.tolerance_us()))
             .then(|| tat.saturating_add(self.interval_us))
-    }
-
-    /// How long the state matters after the last admitted frame.
-    pub fn state_ttl(&self) -> Duration {
-        Duration::from_micros(self.interval_us.saturating_mul(u64::from(self.burst)))
-            + Duration::from_secs(60)
     }
 }
 

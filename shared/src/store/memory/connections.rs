@@ -146,15 +146,17 @@ impl RateStore for MemoryStore {
     ) -> Result<Admit, StoreError> {
         let now = now_secs();
         let mut s = self.lock();
-        let stored = s
-            .rate
+        // The state lives as long as the connection's record, and only then.
+        if s.connections
             .get(connection_id)
-            .filter(|(_, exp)| *exp > now)
-            .map(|(tat, _)| *tat);
+            .is_none_or(|(_, e)| *e <= now)
+        {
+            return Ok(Admit::Gone);
+        }
+        let stored = s.rate.get(connection_id).copied();
         match limit.next_tat(stored, now_us) {
             Some(tat) => {
-                s.rate
-                    .insert(connection_id.to_string(), (tat, expiry(limit.state_ttl())));
+                s.rate.insert(connection_id.to_string(), tat);
                 Ok(Admit::Counted)
             }
             None => Ok(Admit::Refused { tat: stored }),

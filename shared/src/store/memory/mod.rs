@@ -45,7 +45,8 @@ struct State {
     idempotency: HashMap<(String, String), Idempotent>,
     /// Appends since the idempotency map was last purged of expired records.
     since_purge: usize,
-    rate: HashMap<String, (u64, u64)>,
+    /// connection → TAT (µs); only while its record exists.
+    rate: HashMap<String, u64>,
     /// (channel, user) → the user's connections in it, and expiry.
     members: HashMap<(String, String), (BTreeSet<String>, u64)>,
     /// user → (revoked before, until).
