@@ -117,6 +117,7 @@ pub(crate) async fn register(
                         rate: None,
                         iat: 0,
                         info: None,
+                        granted: None,
                     },
                     connected_at: wsfn::time::now_millis(),
                 };

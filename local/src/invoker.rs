@@ -174,7 +174,10 @@ impl InProcessInvoker {
                 ))),
                 _ => None,
             };
-            let app = App::new(config, shared.store.clone(), shared.pushers.clone());
+            let mut app = App::new(config, shared.store.clone(), shared.pushers.clone());
+            if let Some(client) = &shared.lambda {
+                app = app.with_hook_lambda(client.clone());
+            }
             let app = match dispatcher {
                 Some(d) => app.with_dispatcher(d),
                 None => app,

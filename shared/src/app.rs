@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::fanout::{FanoutOptions, Sharding};
+use crate::hooks::Hooks;
 use crate::instance_cache::InstanceCache;
 use crate::push::{Pusher, PusherFactory};
 use crate::store::{HistoryLimits, Store};
@@ -23,6 +24,8 @@ pub struct App {
     pub dispatcher: Option<Arc<dyn Dispatcher>>,
     /// What ephemeral publishes may reuse for a second (this instance's).
     pub cache: Arc<InstanceCache>,
+    /// The application's hooks (`HOOKS`), if any.
+    pub hooks: Option<Arc<Hooks>>,
 }
 
 impl std::fmt::Debug for App {
@@ -37,7 +40,9 @@ impl std::fmt::Debug for App {
 impl App {
     /// Bundles the dependencies.
     pub fn new(config: Config, store: Arc<dyn Store>, pushers: Arc<dyn PusherFactory>) -> Self {
+        let hooks = config.hooks.clone().map(Arc::new);
         Self {
+            hooks,
             config: Arc::new(config),
             store,
             pushers,
@@ -53,6 +58,14 @@ impl App {
         for channel in &removed.channels {
             self.cache.subscribers.forget(channel);
         }
+    }
+
+    /// Lambda hook targets are invoked with `client`.
+    pub fn with_hook_lambda(mut self, client: aws_sdk_lambda::Client) -> Self {
+        self.hooks = self
+            .hooks
+            .map(|h| Arc::new(Hooks::clone(&h).with_lambda(client)));
+        self
     }
 
     /// Shards big fan-outs through `dispatcher`.

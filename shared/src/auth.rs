@@ -133,6 +133,25 @@ pub struct Principal {
     /// shown in `presence` replies and `join` frames.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info: Option<serde_json::Value>,
+    /// What the `connect` hook granted this connection (already merged
+    /// into the fields above; kept so a token refresh keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted: Option<Granted>,
+}
+
+/// What a `connect` hook added to a connection's capabilities, for the
+/// connection's whole life.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Granted {
+    /// Subscribe patterns added to the token's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscribe: Vec<String>,
+    /// Publish patterns added to the token's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub publish: Vec<String>,
+    /// The member's public data, replacing the token's `info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<serde_json::Value>,
 }
 
 /// Largest `info` (serialized JSON).
@@ -159,6 +178,24 @@ impl Principal {
     /// May publish to `channel`.
     pub fn can_publish(&self, channel: &ChannelName) -> bool {
         Self::granted(&self.publish, channel)
+    }
+
+    /// Merges what a `connect` hook granted (kept for token refreshes).
+    pub fn grant(&mut self, granted: Granted) {
+        for p in &granted.subscribe {
+            if !self.subscribe.contains(p) {
+                self.subscribe.push(p.clone());
+            }
+        }
+        for p in &granted.publish {
+            if !self.publish.contains(p) {
+                self.publish.push(p.clone());
+            }
+        }
+        if granted.info.is_some() {
+            self.info.clone_from(&granted.info);
+        }
+        self.granted = Some(granted);
     }
 
     /// Whether the token has expired at `now` (seconds), allowing `leeway`.
@@ -356,6 +393,7 @@ impl Verifier {
             rate: c.rate,
             iat: c.iat.unwrap_or(0),
             info: c.info,
+            granted: None,
         })
     }
 }

@@ -19,24 +19,34 @@ pub async fn resolve_secret(
     env: &mut HashMap<String, String>,
     sdk: &aws_config::SdkConfig,
 ) -> Result<(), ConfigError> {
+    resolve(env, sdk, "JWT_SECRET_ARN", "JWT_SECRET").await
+}
+
+/// Resolves `{arn_var}` (a Secrets Manager secret) into `{var}`.
+async fn resolve(
+    env: &mut HashMap<String, String>,
+    sdk: &aws_config::SdkConfig,
+    arn_var: &'static str,
+    var: &'static str,
+) -> Result<(), ConfigError> {
     let set = |k: &str| env.get(k).is_some_and(|v| !v.trim().is_empty());
-    if !set("JWT_SECRET_ARN") {
+    if !set(arn_var) {
         return Ok(());
     }
-    if set("JWT_SECRET") {
+    if set(var) {
         return Err(ConfigError::Invalid {
-            var: "JWT_SECRET_ARN",
-            reason: "set JWT_SECRET or JWT_SECRET_ARN, not both".into(),
+            var: arn_var,
+            reason: format!("set {var} or {arn_var}, not both"),
         });
     }
-    let arn = env.remove("JWT_SECRET_ARN").unwrap_or_default();
+    let arn = env.remove(arn_var).unwrap_or_default();
     let secret = crate::secrets::secret_string(sdk, &arn)
         .await
         .map_err(|reason| ConfigError::Invalid {
-            var: "JWT_SECRET_ARN",
+            var: arn_var,
             reason,
         })?;
-    env.insert("JWT_SECRET".into(), secret);
+    env.insert(var.into(), secret);
     Ok(())
 }
 
@@ -50,6 +60,7 @@ pub async fn app_from_env(function: Function) -> Result<App, ConfigError> {
     if function.verifies_tokens() {
         resolve_secret(&mut env, &sdk).await?;
     }
+    resolve(&mut env, &sdk, "HOOK_SECRET_ARN", "HOOK_SECRET").await?;
     let config = Config::for_function(&|k| env.get(k).cloned(), function)?;
     if let Some(jwks) = config.verifier.jwks() {
         // Keys at cold start; if the provider is down now, the first
@@ -67,11 +78,18 @@ pub async fn app_from_env(function: Function) -> Result<App, ConfigError> {
         .fanout_function
         .as_deref()
         .map(|f| Arc::new(LambdaDispatcher::from_sdk(&sdk, f)));
-    let app = App::new(
+    let hooks_lambda = config
+        .hooks
+        .as_ref()
+        .is_some_and(|h| !h.set().lambda_targets().is_empty());
+    let mut app = App::new(
         config,
         Arc::new(store),
-        Arc::new(ManagementPushers::new(sdk)),
+        Arc::new(ManagementPushers::new(sdk.clone())),
     );
+    if hooks_lambda {
+        app = app.with_hook_lambda(aws_sdk_lambda::Client::new(&sdk));
+    }
     Ok(match dispatcher {
         Some(d) => app.with_dispatcher(d),
         None => app,

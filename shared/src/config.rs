@@ -37,6 +37,10 @@ pub const VARIABLES: &[&str] = &[
     "EPHEMERAL_CHANNELS",
     "PRESENCE_EVENTS",
     "REVOKE_TTL_SECONDS",
+    "HOOKS",
+    "HOOK_TIMEOUT_MS",
+    "HOOK_SECRET",
+    "HOOK_SECRET_ARN",
 ];
 
 /// Largest `MAX_MESSAGE_BYTES`: a `message` frame carrying that much data
@@ -129,6 +133,9 @@ pub struct Config {
     pub presence_events: Vec<Pattern>,
     /// How long a revocation holds (`REVOKE_TTL_SECONDS`).
     pub revoke_ttl: Duration,
+    /// The application's hooks (`HOOKS`, `HOOK_TIMEOUT_MS`, `HOOK_SECRET`);
+    /// `None`: no hook, no call.
+    pub hooks: Option<crate::hooks::Hooks>,
 }
 
 impl std::fmt::Debug for Config {
@@ -141,14 +148,14 @@ impl std::fmt::Debug for Config {
     }
 }
 
-struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+pub(crate) struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
 
 impl Env<'_> {
-    fn get(&self, var: &str) -> Option<String> {
+    pub(crate) fn get(&self, var: &str) -> Option<String> {
         (self.0)(var).filter(|v| !v.trim().is_empty())
     }
 
-    fn num<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
+    pub(crate) fn num<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
         &self,
         var: &'static str,
         default: T,
@@ -406,6 +413,7 @@ impl Config {
                 1,
                 31_536_000,
             )?),
+            hooks: crate::hooks::from_env(&env)?,
         })
     }
 }

@@ -41,6 +41,13 @@ pub(crate) enum ActionError {
     /// reach (server API); the detail is logged.
     #[error("management API call failed")]
     Push(#[source] crate::push::PushError),
+    /// The application's hook refused the action, with its own code.
+    #[error("{}", .0.message)]
+    Refused(crate::hooks::Refusal),
+    /// The application's hook gave no usable answer (logged by the hook
+    /// runner): the action is refused, the client may retry.
+    #[error("the application's hook is unavailable")]
+    Hook(#[source] crate::hooks::HookFailure),
 }
 
 impl From<StoreError> for ActionError {
@@ -69,6 +76,8 @@ impl ActionError {
             Self::Internal(_) | Self::Unavailable(_) | Self::Deadline | Self::Push(_) => {
                 ErrorCode::Internal
             }
+            Self::Refused(r) => r.code,
+            Self::Hook(_) => ErrorCode::Unavailable,
         }
     }
 
@@ -79,6 +88,7 @@ impl ActionError {
             Self::Deadline => "out of time; retry".into(),
             Self::Push(_) => "a connection could not be reached; retry".into(),
             Self::Unavailable(_) => "cannot verify tokens just now; retry later".into(),
+            Self::Hook(_) => "the application did not answer; retry".into(),
             other => other.to_string(),
         }
     }

@@ -21,6 +21,7 @@ pub mod events;
 pub mod fanout;
 pub mod functions;
 pub mod handlers;
+pub mod hooks;
 mod http;
 pub mod instance_cache;
 pub mod logging;

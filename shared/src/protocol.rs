@@ -35,6 +35,8 @@ pub enum ErrorCode {
     LimitExceeded,
     /// Server-side failure; details are logged, not sent.
     Internal,
+    /// The application's hook gave no usable answer; try again.
+    Unavailable,
 }
 
 /// A position in a channel's stream, sent by recovering clients.
@@ -95,6 +97,13 @@ pub enum Action {
         /// The new JWT.
         token: String,
     },
+    /// A call to the application's `rpc` hook.
+    Rpc {
+        /// 1–64 of `A-Z a-z 0-9 _ - . :`.
+        method: String,
+        /// Any JSON (null when absent).
+        data: Value,
+    },
 }
 
 impl Action {
@@ -108,6 +117,7 @@ impl Action {
             Self::History { .. } => "history",
             Self::Presence { .. } => "presence",
             Self::Auth { .. } => "auth",
+            Self::Rpc { .. } => "rpc",
         }
     }
 }
@@ -234,6 +244,16 @@ impl ClientFrame {
                 Some(_) => return Err(fail("`token` must be a non-empty string".into())),
                 None => return Err(fail("missing field `token`".into())),
             },
+            "rpc" => Action::Rpc {
+                method: match obj.get("method") {
+                    Some(Value::String(m)) if valid_method(m) => m.clone(),
+                    Some(_) => {
+                        return Err(fail("`method` must be 1-64 of A-Z a-z 0-9 _ - . :".into()))
+                    }
+                    None => return Err(fail("missing field `method`".into())),
+                },
+                data: obj.get("data").cloned().unwrap_or(Value::Null),
+            },
             other => {
                 let shown: String = other.chars().take(64).collect();
                 return Err(fail(format!("unknown action `{shown}`")));
@@ -241,6 +261,13 @@ impl ClientFrame {
         };
         Ok(Self { id: raw_id, action })
     }
+}
+
+/// An `rpc` method name: 1–64 of `A-Z a-z 0-9 _ - . :`.
+fn valid_method(m: &str) -> bool {
+    (1..=64).contains(&m.len())
+        && m.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c))
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -289,6 +316,14 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
+    /// Reply to `rpc`: the hook's `data`.
+    Rpc {
+        /// The request's `id`, echoed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// What the application answered.
+        data: Value,
+    },
     /// Reply to `ping`.
     Pong {
         /// The request's `id`, echoed.

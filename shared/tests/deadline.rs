@@ -47,6 +47,7 @@ async fn pushes_stop_at_the_deadline_and_the_rest_is_counted() {
                 rate: None,
                 iat: 0,
                 info: None,
+                granted: None,
             },
             connected_at: 0,
         };

@@ -29,6 +29,7 @@ fn conn(id: &str, user: &str) -> ConnectionRecord {
             rate: Some(5.0),
             iat: 0,
             info: None,
+            granted: None,
         },
         connected_at: 1_700_000_000_000,
     }

@@ -7,7 +7,7 @@ use crate::error::ActionError;
 use crate::protocol::ServerFrame;
 
 pub(super) async fn auth(ctx: &Ctx<'_>, token: &str) -> Result<Reply, ActionError> {
-    let principal = ctx
+    let mut principal = ctx
         .app
         .config
         .verifier
@@ -21,6 +21,10 @@ pub(super) async fn auth(ctx: &Ctx<'_>, token: &str) -> Result<Reply, ActionErro
         return Err(ActionError::Unauthorized(
             "token is for another user; reconnect to switch users".into(),
         ));
+    }
+    // What the connect hook granted holds for the connection's whole life.
+    if let Some(granted) = ctx.conn.principal.granted.clone() {
+        principal.grant(granted);
     }
     // A revoked token is refused here as at the handshake (one read: `auth`
     // is rare, the handshake pays none).

@@ -13,7 +13,7 @@ pub(super) async fn history(
     since: Option<Position>,
     limit: u32,
 ) -> Result<Reply, ActionError> {
-    require_read(ctx, &channel)?;
+    require_read(ctx, &channel).await?;
     let frame = history_frame(ctx.app, channel, since, limit, ctx.id.clone()).await?;
     Ok(Reply::one(frame))
 }

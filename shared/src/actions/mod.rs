@@ -8,11 +8,13 @@ pub(crate) mod members;
 mod ping;
 pub(crate) mod presence;
 pub(crate) mod publish;
+mod rpc;
 mod subscribe;
 
 use crate::app::App;
 use crate::channel::ChannelName;
 use crate::error::ActionError;
+use crate::hooks::{Caller, HookFailure, HookKind, Refusal};
 use crate::protocol::{Action, ServerFrame};
 use crate::store::ConnectionRecord;
 
@@ -26,6 +28,24 @@ pub(crate) struct Ctx<'a> {
     pub id: Option<String>,
     /// Request time, ms since the Unix epoch.
     pub now_ms: u64,
+    /// The invocation's request id (passed to hooks).
+    pub request_id: Option<&'a str>,
+}
+
+impl Ctx<'_> {
+    /// The caller as hooks see it.
+    fn caller(&self) -> Caller<'_> {
+        Caller::of(self.conn, self.request_id)
+    }
+}
+
+/// A hook's outcome as an action's: its refusal, or `unavailable`.
+fn hooked<T>(r: Result<Result<T, Refusal>, HookFailure>) -> Result<T, ActionError> {
+    match r {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(refusal)) => Err(ActionError::Refused(refusal)),
+        Err(failure) => Err(ActionError::Hook(failure)),
+    }
 }
 
 /// A frame to deliver to every subscriber of a channel.
@@ -83,13 +103,44 @@ fn fit(sizes: &[usize], budget: usize, from_front: bool) -> usize {
     kept
 }
 
-/// Refuses unless the caller may subscribe to (read) `channel`.
-fn require_read(ctx: &Ctx<'_>, channel: &ChannelName) -> Result<(), ActionError> {
+/// Refuses unless the caller may subscribe to (read) `channel`: decided by
+/// the token's capabilities, or for a channel a `subscribe` hook covers,
+/// by the hook.
+async fn require_subscribe(ctx: &Ctx<'_>, channel: &ChannelName) -> Result<(), ActionError> {
+    if let Some(hooks) = &ctx.app.hooks {
+        if let Some(r) = hooks.subscribe(ctx.caller(), channel).await {
+            return hooked(r);
+        }
+    }
+    require_capability(ctx, channel)
+}
+
+fn require_capability(ctx: &Ctx<'_>, channel: &ChannelName) -> Result<(), ActionError> {
     if ctx.conn.principal.can_subscribe(channel) {
         Ok(())
     } else {
         Err(ActionError::Forbidden(format!(
             "no subscribe capability for `{channel}`"
+        )))
+    }
+}
+
+/// Refuses unless the caller may read `channel`'s history and presence: on
+/// a channel a `subscribe` hook covers, a live subscription of this
+/// connection is the proof (no hook call); elsewhere the token decides.
+async fn require_read(ctx: &Ctx<'_>, channel: &ChannelName) -> Result<(), ActionError> {
+    let hooked = ctx.app.hooks.as_ref().is_some_and(|h| {
+        h.covering(HookKind::Subscribe, channel, &ctx.conn.principal.sub)
+            .is_some()
+    });
+    if !hooked {
+        return require_capability(ctx, channel);
+    }
+    if ctx.app.store.is_subscribed(&ctx.conn.id, channel).await? {
+        Ok(())
+    } else {
+        Err(ActionError::Forbidden(format!(
+            "`{channel}` is decided by the application: subscribe to it first"
         )))
     }
 }
@@ -113,6 +164,7 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: Action) -> Result<Reply, Act
         } => history::history(ctx, channel, since, limit).await,
         Action::Presence { channel, cursor } => presence::presence(ctx, channel, cursor).await,
         Action::Auth { token } => auth::auth(ctx, &token).await,
+        Action::Rpc { method, data } => rpc::rpc(ctx, method, data).await,
     }
 }
 

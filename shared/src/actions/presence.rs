@@ -67,7 +67,7 @@ pub(super) async fn presence(
     channel: ChannelName,
     cursor: Option<String>,
 ) -> Result<Reply, ActionError> {
-    require_read(ctx, &channel)?;
+    require_read(ctx, &channel).await?;
     let frame = presence_frame(ctx.app, channel, cursor, ctx.id.clone()).await?;
     Ok(Reply::one(frame))
 }

@@ -4,11 +4,12 @@
 
 use serde_json::Value;
 
-use super::{Ctx, Fanout, Reply};
+use super::{hooked, Ctx, Fanout, Reply};
 use crate::app::App;
 use crate::channel::ChannelName;
 use crate::config::matches_any;
 use crate::error::ActionError;
+use crate::hooks::{HookFailure, HookKind};
 use crate::protocol::{MessageFrame, ServerFrame};
 use crate::store::{Appended, IdemScope, IdempotencyKey, NewMessage};
 
@@ -38,11 +39,15 @@ pub(crate) struct Published {
     pub(crate) fanout: Option<Fanout>,
 }
 
-/// Sequences, stores and (with an id) deduplicates one message.
+/// Sequences, stores and (with an id) deduplicates one message. `sent`
+/// is the payload the client sent when a hook replaced it with `data`: the
+/// idempotency fingerprint stays the client's, so its retry matches.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn append(
     app: &App,
     channel: ChannelName,
     data: Value,
+    sent: Option<&Value>,
     from: String,
     id: Option<String>,
     scope: IdemScope,
@@ -51,7 +56,7 @@ pub(crate) async fn append(
     let idempotency = id.as_ref().map(|id| IdempotencyKey {
         scope,
         id: id.clone(),
-        fingerprint: fingerprint(&channel, &data),
+        fingerprint: fingerprint(&channel, sent.unwrap_or(&data)),
         ttl: app.config.idempotency_ttl,
     });
     let expected = idempotency.as_ref().map(|k| k.fingerprint.clone());
@@ -63,7 +68,19 @@ pub(crate) async fn append(
         ts: now_ms,
         idempotency,
     };
-    match app.store.append(msg, app.history_limits()).await? {
+    let appended = app.store.append(msg, app.history_limits()).await?;
+    published(appended, channel, expected.as_deref(), id.as_deref())
+}
+
+/// A store's answer to an append as a publish's: a new message to fan out,
+/// or the original one of an id already used for this very publish.
+fn published(
+    appended: Appended,
+    channel: ChannelName,
+    expected: Option<&str>,
+    id: Option<&str>,
+) -> Result<Published, ActionError> {
+    match appended {
         Appended::New(stored) => Ok(Published {
             channel: stored.channel.clone(),
             seq: stored.seq,
@@ -80,11 +97,11 @@ pub(crate) async fn append(
             seq,
             fingerprint,
         } => {
-            if expected.as_deref() != Some(fingerprint.as_str()) {
+            if expected != Some(fingerprint.as_str()) {
                 return Err(ActionError::BadRequest(format!(
                     "id `{}` was already used for another publish (channel `{original}`, \
                      seq {seq}) within the idempotency window; use a new id",
-                    id.as_deref().unwrap_or_default()
+                    id.unwrap_or_default()
                 )));
             }
             // Already delivered under this id: acknowledge the original only.
@@ -105,14 +122,47 @@ pub(super) async fn publish(
     ephemeral: bool,
     echo: bool,
 ) -> Result<Reply, ActionError> {
-    if !ctx.conn.principal.can_publish(&channel) {
+    let sub = ctx.conn.principal.sub.clone();
+    let hooks = ctx.app.hooks.as_deref();
+    let hooked_channel =
+        hooks.is_some_and(|h| h.covering(HookKind::Publish, &channel, &sub).is_some());
+    if !hooked_channel && !ctx.conn.principal.can_publish(&channel) {
         return Err(ActionError::Forbidden(format!(
             "no publish capability for `{channel}`"
         )));
     }
+    if ephemeral && !matches_any(&ctx.app.config.ephemeral_channels, &channel) {
+        return Err(ActionError::BadRequest(format!(
+            "`{channel}` takes no ephemeral publishes (EPHEMERAL_CHANNELS)"
+        )));
+    }
     // `echo: false`: every subscriber but the publishing connection.
     let skip = (!echo).then(|| ctx.conn.id.clone());
-    let sub = ctx.conn.principal.sub.clone();
+    let scope = IdemScope::User(sub.clone());
+    let mut sent = None;
+    let mut data = data;
+    if let (true, Some(hooks)) = (hooked_channel, hooks) {
+        // An idempotent retry is answered from its record: the hook is not
+        // asked twice about one publish.
+        if let (false, Some(id)) = (ephemeral, ctx.id.as_deref()) {
+            if let Some(dup) = ctx.app.store.recorded(&scope, id).await? {
+                let expected = fingerprint(&channel, &data);
+                let p = published(dup, channel, Some(&expected), Some(id))?;
+                return Ok(ack(ctx, p.channel, p.seq, Some(true), false, None));
+            }
+        }
+        let answer = hooks.publish(ctx.caller(), &channel, &data, ctx.id.as_deref());
+        if let Some(replacement) = hooked(answer.await.unwrap_or(Ok(Ok(None))))? {
+            let size = replacement.to_string().len();
+            if size > ctx.app.config.max_message_bytes {
+                tracing::error!(hook = "publish", connection = %ctx.conn.id, size, "hook's replacement data over MAX_MESSAGE_BYTES; publish refused");
+                return Err(ActionError::Hook(HookFailure::Malformed(format!(
+                    "replacement data of {size} bytes"
+                ))));
+            }
+            sent = Some(std::mem::replace(&mut data, replacement));
+        }
+    }
     if ephemeral {
         return ephemeral_publish(ctx, channel, data, sub, skip);
     }
@@ -120,29 +170,42 @@ pub(super) async fn publish(
         ctx.app,
         channel,
         data,
-        sub.clone(),
+        sent.as_ref(),
+        sub,
         ctx.id.clone(),
-        IdemScope::User(sub),
+        scope,
         ctx.now_ms,
     )
     .await?;
     if let Some(f) = &mut p.fanout {
         f.skip = skip;
     }
-    Ok(Reply {
-        frames: vec![ServerFrame::Ack {
-            id: ctx.id.clone(),
-            channel: p.channel,
-            seq: p.seq,
-            duplicate: Some(p.duplicate),
-            ephemeral: false,
-        }],
-        fanout: p.fanout,
-    })
+    let fanout = p.fanout.take();
+    Ok(ack(ctx, p.channel, p.seq, Some(p.duplicate), false, fanout))
 }
 
-/// An ephemeral publish (typing indicators, cursors): on a channel of
-/// `EPHEMERAL_CHANNELS`, delivered without a seq, history or idempotency —
+fn ack(
+    ctx: &Ctx<'_>,
+    channel: String,
+    seq: u64,
+    duplicate: Option<bool>,
+    ephemeral: bool,
+    fanout: Option<Fanout>,
+) -> Reply {
+    Reply {
+        frames: vec![ServerFrame::Ack {
+            id: ctx.id.clone(),
+            channel,
+            seq,
+            duplicate,
+            ephemeral,
+        }],
+        fanout,
+    }
+}
+
+/// An ephemeral publish (typing indicators, cursors; the channel is one of
+/// `EPHEMERAL_CHANNELS`), delivered without a seq, history or idempotency —
 /// no table write beyond the rate limit's.
 fn ephemeral_publish(
     ctx: &Ctx<'_>,
@@ -151,11 +214,6 @@ fn ephemeral_publish(
     from: String,
     skip: Option<String>,
 ) -> Result<Reply, ActionError> {
-    if !matches_any(&ctx.app.config.ephemeral_channels, &channel) {
-        return Err(ActionError::BadRequest(format!(
-            "`{channel}` takes no ephemeral publishes (EPHEMERAL_CHANNELS)"
-        )));
-    }
     let message = ServerFrame::Message(MessageFrame {
         channel: channel.to_string(),
         seq: 0,
@@ -166,19 +224,11 @@ fn ephemeral_publish(
         id: None,
         ephemeral: true,
     });
-    Ok(Reply {
-        frames: vec![ServerFrame::Ack {
-            id: ctx.id.clone(),
-            channel: channel.to_string(),
-            seq: 0,
-            duplicate: None,
-            ephemeral: true,
-        }],
-        fanout: Some(Fanout {
-            payload: message.to_json(),
-            channel,
-            skip,
-            ephemeral: true,
-        }),
-    })
+    let fanout = Fanout {
+        payload: message.to_json(),
+        channel: channel.clone(),
+        skip,
+        ephemeral: true,
+    };
+    Ok(ack(ctx, channel.to_string(), 0, None, true, Some(fanout)))
 }

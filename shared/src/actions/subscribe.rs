@@ -1,6 +1,6 @@
 //! `subscribe` (with recovery from `since`) and `unsubscribe`.
 
-use super::{members, require_read, Ctx, Reply};
+use super::{members, require_subscribe, Ctx, Reply};
 use crate::channel::ChannelName;
 use crate::error::ActionError;
 use crate::protocol::{Position, ServerFrame};
@@ -27,7 +27,7 @@ pub(super) async fn subscribe(
     channel: ChannelName,
     since: Option<Position>,
 ) -> Result<Reply, ActionError> {
-    require_read(ctx, &channel)?;
+    require_subscribe(ctx, &channel).await?;
     let store = &ctx.app.store;
     let config = &ctx.app.config;
     let outcome = store

@@ -13,11 +13,13 @@ use super::deliver::{announce_leaves, deliver};
 use super::{response, WsEvent};
 use crate::actions::members;
 use crate::app::App;
-use crate::auth::{header, AuthError, HandshakeToken, SUBPROTOCOL};
+use crate::auth::{header, AuthError, Granted, HandshakeToken, Principal, SUBPROTOCOL};
 use crate::channel::ChannelName;
 use crate::error::HandlerError;
+use crate::hooks::Caller;
+use crate::protocol::ErrorCode;
 use crate::push::Pusher;
-use crate::store::{Admission, ConnectionRecord, NewConnection};
+use crate::store::{Admission, ConnectionRecord, NewConnection, Quota, Subscribed};
 use crate::time::now_millis;
 
 /// A holder registered more recently than this may still be in its own
@@ -50,6 +52,8 @@ enum Outcome {
     RejectedToken,
     RejectedLimit,
     RejectedUnavailable,
+    RejectedHook,
+    HookFailed,
     BadRequest,
 }
 
@@ -61,6 +65,8 @@ impl Outcome {
             Self::RejectedToken => "RejectedToken",
             Self::RejectedLimit => "RejectedLimit",
             Self::RejectedUnavailable => "RejectedUnavailable",
+            Self::RejectedHook => "RejectedHook",
+            Self::HookFailed => "HookFailed",
             Self::BadRequest => "RejectedBadRequest",
         }
     }
@@ -120,6 +126,10 @@ async fn handshake(
             return Ok((response(401, "Unauthorized"), Outcome::RejectedToken));
         }
     };
+    let (principal, channels) = match ask_hook(app, &event, &connection_id, principal).await {
+        Ok(granted) => granted,
+        Err(refused) => return Ok(refused),
+    };
     let connected_at = u64::try_from(ctx.connected_at)
         .ok()
         .filter(|&t| t > 0)
@@ -157,9 +167,18 @@ async fn handshake(
             }
         }
     }
-    if let (Some(personal), Some(pusher)) = (personal.as_ref(), pusher.as_deref()) {
-        if let Some(join) = members::join(app, &record, personal).await {
-            deliver(app, pusher, &join, None).await;
+    if let Err(e) = subscribe_granted(app, &record, &channels).await {
+        // No half-made connection: the client sees the failure and retries.
+        if let Err(e) = app.store.remove_connection(&record.id).await {
+            tracing::error!(connection = %connection_id, error = %e, "could not undo a failed connect");
+        }
+        return Err(e.into());
+    }
+    if let Some(pusher) = pusher.as_deref() {
+        for channel in personal.iter().chain(&channels) {
+            if let Some(join) = members::join(app, &record, channel).await {
+                deliver(app, pusher, &join, None).await;
+            }
         }
     }
     tracing::info!(connection = %connection_id, user = %record.principal.sub, "connected");
@@ -171,6 +190,78 @@ async fn handshake(
         );
     }
     Ok((r, Outcome::Connected))
+}
+
+/// The `connect` hook's decision, if one is configured: the principal with
+/// what it granted and the channels to subscribe, or the refusal to answer.
+async fn ask_hook(
+    app: &App,
+    event: &WsEvent,
+    connection_id: &str,
+    mut principal: Principal,
+) -> Result<(Principal, Vec<ChannelName>), (ApiGatewayProxyResponse, Outcome)> {
+    let Some(hooks) = &app.hooks else {
+        return Ok((principal, Vec::new()));
+    };
+    let headers = header_lines(event);
+    let caller = Caller {
+        connection: connection_id,
+        principal: &principal,
+        request_id: event.request_context.request_id.as_deref(),
+    };
+    let asked = hooks
+        .connect(
+            caller,
+            header(&headers, "origin"),
+            header(&headers, "user-agent"),
+            event.request_context.identity.source_ip.as_deref(),
+        )
+        .await;
+    match asked {
+        None => Ok((principal, Vec::new())),
+        Some(Ok(Ok(grant))) => {
+            principal.grant(Granted {
+                subscribe: grant.subscribe,
+                publish: grant.publish,
+                info: grant.info,
+            });
+            Ok((principal, grant.channels))
+        }
+        Some(Ok(Err(refusal))) => {
+            tracing::info!(connection = %connection_id, user = %principal.sub, code = ?refusal.code, message = %refusal.message, "connect refused by the hook");
+            let status = match refusal.code {
+                ErrorCode::Forbidden => 403,
+                ErrorCode::Unauthorized => 401,
+                ErrorCode::RateLimited | ErrorCode::LimitExceeded => 429,
+                _ => 400,
+            };
+            Err((response(status, &refusal.message), Outcome::RejectedHook))
+        }
+        // Logged by the hook runner.
+        Some(Err(_)) => Err((response(503, "Service Unavailable"), Outcome::HookFailed)),
+    }
+}
+
+/// Subscribes the connection to the channels its `connect` hook named
+/// (server-side subscriptions, counted like the client's own).
+async fn subscribe_granted(
+    app: &App,
+    record: &ConnectionRecord,
+    channels: &[ChannelName],
+) -> Result<(), crate::store::StoreError> {
+    let quota = Quota::Limited(app.config.max_subscriptions_per_connection);
+    for channel in channels {
+        let done = app
+            .store
+            .subscribe(record, channel, quota, app.config.connection_ttl)
+            .await?;
+        if done == Subscribed::LimitReached {
+            tracing::warn!(connection = %record.id, %channel, "the connect hook's channels exceed MAX_SUBSCRIPTIONS_PER_CONNECTION; the rest are not subscribed");
+            break;
+        }
+        app.cache.subscribers.forget(channel.as_str());
+    }
+    Ok(())
 }
 
 fn too_many(record: &ConnectionRecord, held: usize) -> ApiGatewayProxyResponse {

@@ -59,7 +59,13 @@ pub async fn message_within(
     if let Some(rid) = ctx.request_id.as_deref() {
         metrics.property("requestId", rid);
     }
-    let work = handle(app, connection_id, body, &mut metrics);
+    let work = handle(
+        app,
+        connection_id,
+        body,
+        ctx.request_id.as_deref(),
+        &mut metrics,
+    );
     let (id, outcome) = match stop_at {
         // No frame is left without a reply when the store is slow (SDK
         // retries of throttled calls): what has not finished when the
@@ -79,6 +85,10 @@ pub async fn message_within(
                 }
                 ActionError::Deadline => {
                     tracing::error!(connection = %connection_id, "action out of time before the deadline")
+                }
+                // Logged with the hook's name and reason where it failed.
+                ActionError::Hook(_) => {
+                    metrics.count("HookFailed", 1);
                 }
                 _ => {}
             }
@@ -115,6 +125,7 @@ async fn handle(
     app: &App,
     connection_id: &str,
     body: &str,
+    request_id: Option<&str>,
     metrics: &mut Metrics,
 ) -> (Option<String>, Result<Reply, ActionError>) {
     let cached = ephemeral_publish(body)
@@ -185,6 +196,7 @@ async fn handle(
         conn: &conn,
         id: id.clone(),
         now_ms,
+        request_id,
     };
     let mut outcome = dispatch(&ctx, frame.action).await;
     if let Ok(reply) = &mut outcome {

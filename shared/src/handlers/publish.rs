@@ -167,6 +167,7 @@ pub async fn publish_api(
                     app,
                     channel,
                     data,
+                    None,
                     SERVER_FROM.into(),
                     id,
                     IdemScope::Server,

@@ -156,6 +156,7 @@ mod tests {
                 rate: Some(2.5),
                 iat: 0,
                 info: None,
+                granted: None,
             },
             connected_at: 1234,
         }

@@ -111,6 +111,13 @@ pub trait SubscriptionStore: Send + Sync {
         page_size: u32,
     ) -> Result<Page<Subscriber>, StoreError>;
 
+    /// Whether the connection holds a live subscription to `channel`.
+    async fn is_subscribed(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<bool, StoreError>;
+
     /// A page of all the channel's subscribers after connection `after`.
     async fn subscribers(
         &self,
@@ -134,6 +141,9 @@ pub trait StreamStore: Send + Sync {
     /// together with its idempotency record (so a retried publish can never
     /// get a second seq). Contention costs latency, not an error.
     async fn append(&self, msg: NewMessage, limits: HistoryLimits) -> Result<Appended, StoreError>;
+    /// The publish a live idempotency record holds for `id` in `scope`
+    /// (as [`Appended::Duplicate`]), without appending anything.
+    async fn recorded(&self, scope: &IdemScope, id: &str) -> Result<Option<Appended>, StoreError>;
     /// Live history of the stream at `head`, oldest first: the first `limit`
     /// messages after `after`, or the latest `limit` without it. Entries of
     /// another epoch are never returned.

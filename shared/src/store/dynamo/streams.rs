@@ -167,6 +167,21 @@ impl DynamoStore {
 
 #[async_trait]
 impl StreamStore for DynamoStore {
+    async fn recorded(
+        &self,
+        scope: &crate::store::IdemScope,
+        id: &str,
+    ) -> Result<Option<Appended>, StoreError> {
+        Ok(self
+            .get(keys::idem_pk(scope), &keys::idem_sk(id))
+            .await?
+            .map(|item| Appended::Duplicate {
+                channel: get_s(&item, attr::CHANNEL).unwrap_or_default().into(),
+                seq: get_n(&item, attr::SEQ).unwrap_or_default(),
+                fingerprint: get_s(&item, attr::FP).unwrap_or_default().into(),
+            }))
+    }
+
     async fn stream_head(&self, channel: &ChannelName) -> Result<StreamHead, StoreError> {
         let mut budget = Budget::new(Backoff::STORE, CONTENTION_BUDGET);
         loop {

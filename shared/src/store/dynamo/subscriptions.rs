@@ -21,6 +21,20 @@ use crate::time::now_secs;
 
 #[async_trait]
 impl SubscriptionStore for DynamoStore {
+    async fn is_subscribed(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .get(
+                keys::conn_pk(connection_id),
+                &keys::sub_sk(channel.as_str()),
+            )
+            .await?
+            .is_some())
+    }
+
     async fn subscribe(
         &self,
         conn: &ConnectionRecord,

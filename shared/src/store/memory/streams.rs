@@ -17,6 +17,25 @@ const PURGE_EVERY: usize = 1024;
 
 #[async_trait]
 impl StreamStore for MemoryStore {
+    async fn recorded(
+        &self,
+        scope: &crate::store::IdemScope,
+        id: &str,
+    ) -> Result<Option<Appended>, StoreError> {
+        let now = now_secs();
+        let key = (crate::store::keys::idem_pk(scope), id.to_string());
+        Ok(self
+            .lock()
+            .idempotency
+            .get(&key)
+            .filter(|r| r.expires > now)
+            .map(|r| Appended::Duplicate {
+                channel: r.channel.clone(),
+                seq: r.seq,
+                fingerprint: r.fingerprint.clone(),
+            }))
+    }
+
     async fn stream_head(&self, channel: &ChannelName) -> Result<StreamHead, StoreError> {
         let now = now_secs();
         let mut s = self.lock();

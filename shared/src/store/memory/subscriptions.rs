@@ -15,6 +15,20 @@ use crate::time::now_secs;
 
 #[async_trait]
 impl SubscriptionStore for MemoryStore {
+    async fn is_subscribed(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<bool, StoreError> {
+        let now = now_secs();
+        Ok(self
+            .lock()
+            .conn_subs
+            .get(connection_id)
+            .and_then(|m| m.get(channel.as_str()))
+            .is_some_and(|s| s.expires > now))
+    }
+
     async fn subscribe(
         &self,
         conn: &ConnectionRecord,
