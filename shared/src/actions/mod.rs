@@ -125,23 +125,28 @@ fn require_capability(ctx: &Ctx<'_>, channel: &ChannelName) -> Result<(), Action
     }
 }
 
-/// Refuses unless the caller may read `channel`'s history and presence: on
-/// a channel a `subscribe` hook covers, a live subscription of this
-/// connection is the proof (no hook call); elsewhere the token decides.
+/// Refuses unless the caller may read `channel`'s history and presence:
+/// a live subscription of this connection is proof enough (one read, only
+/// when the token does not decide: the application may have subscribed it
+/// with its `connect` hook); on a channel a `subscribe` hook covers it is
+/// the only proof (no hook call), elsewhere the token's capability also is.
 async fn require_read(ctx: &Ctx<'_>, channel: &ChannelName) -> Result<(), ActionError> {
     let hooked = ctx.app.hooks.as_ref().is_some_and(|h| {
         h.covering(HookKind::Subscribe, channel, &ctx.conn.principal.sub)
             .is_some()
     });
-    if !hooked {
-        return require_capability(ctx, channel);
+    if !hooked && ctx.conn.principal.can_subscribe(channel) {
+        return Ok(());
     }
     if ctx.app.store.is_subscribed(&ctx.conn.id, channel).await? {
-        Ok(())
-    } else {
+        return Ok(());
+    }
+    if hooked {
         Err(ActionError::Forbidden(format!(
             "`{channel}` is decided by the application: subscribe to it first"
         )))
+    } else {
+        require_capability(ctx, channel)
     }
 }
 
