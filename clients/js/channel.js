@@ -114,7 +114,7 @@ export class Channel {
     try {
       r = await this.client.request(frame);
     } catch (e) {
-      if (!['disconnected', 'timeout', 'internal', 'rate_limited'].includes(e.code)) {
+      if (!['disconnected', 'timeout', 'internal', 'unavailable', 'rate_limited'].includes(e.code)) {
         this.wanted = false;
         this.settle?.reject(e);
         this.ready = null;

@@ -5,7 +5,7 @@ import { WsfnError } from './errors.js';
 import { backoffDelay } from './sequencer.js';
 
 // Publishes failing with these codes are retried (the same id: never stored twice).
-const RETRYABLE = new Set(['rate_limited', 'internal', 'timeout', 'disconnected']);
+const RETRYABLE = new Set(['rate_limited', 'internal', 'unavailable', 'timeout', 'disconnected']);
 
 function newId() {
   if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();

@@ -125,7 +125,7 @@ export interface ClientOptions {
 
 export class WsfnError extends Error {
   constructor(code: string, message: string, frame?: unknown);
-  /** A protocol error code (`forbidden`, `rate_limited`, ...) or `timeout`, `disconnected`, `closed`. */
+  /** A protocol error code (`forbidden`, `rate_limited`, `unavailable`, ...) or `timeout`, `disconnected`, `closed`. */
   code: string;
   frame?: unknown;
 }
@@ -153,6 +153,8 @@ export class Client {
   readonly connected: boolean;
   channel<T = unknown>(name: string): Channel<T>;
   publish<T = unknown>(channel: string, data: T, options?: PublishOptions): Promise<Ack>;
+  /** Calls the application's `rpc` hook; resolves with its `data` (rejects with its error, or `unavailable`). */
+  rpc<R = unknown>(method: string, data?: unknown): Promise<R>;
   connect(): void;
   close(): void;
   /** The page became visible or the network came back: ping now if connected, reconnect now if waiting to. */

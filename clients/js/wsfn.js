@@ -349,6 +349,15 @@ export class Client {
     return publish(this, channel, data, options);
   }
 
+  /**
+   * Calls the application's `rpc` hook with `data`; resolves with its
+   * answer's `data`. Not retried: an rpc may not be idempotent.
+   */
+  async rpc(method, data = null) {
+    const reply = await this.request({ action: 'rpc', method, data });
+    return reply.data;
+  }
+
   /** A `disconnect` frame: the backend closes this connection (server API). */
   onDisconnectFrame(f) {
     const info = { code: f.code, reason: f.reason ?? '', reconnect: !!f.reconnect, server: true };

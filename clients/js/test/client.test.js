@@ -181,3 +181,21 @@ test('a publish still unsent at its deadline fails instead of going out late', a
   await assert.rejects(client.channel('room:a').publish('late'), /timeout/);
   assert.equal(server.frames.filter((f) => f.action === 'publish').length, 0);
 });
+
+test('a publish answered unavailable (the application\'s hook) is retried and stored once', async (t) => {
+  const { server, client } = setup();
+  t.after(() => client.close());
+  server.unavailable = 2;
+  const ack = await client.publish('room:a', { n: 1 });
+  assert.equal(ack.seq, 1);
+  assert.equal(server.stream('room:a').msgs.length, 1);
+  assert.equal(server.unavailable, 0, 'both refusals were retried');
+});
+
+test('rpc resolves with the hook\'s data and rejects with its error', async (t) => {
+  const { client } = setup();
+  t.after(() => client.close());
+  await client.channel('room:a').subscribe(() => {});
+  assert.deepEqual(await client.rpc('sum', [1, 2]), { method: 'sum', echo: [1, 2] });
+  await assert.rejects(client.rpc('secret'), (e) => e.code === 'forbidden');
+});

@@ -13,6 +13,7 @@ export class FakeServer {
     this.refuse = 0;
     this.loseMessages = 0;
     this.swallowAcks = 0;
+    this.unavailable = 0;
     this.silent = false;
     this.pings = 0;
     this.next = 0;
@@ -111,6 +112,11 @@ export class FakeServer {
           for (const o of this.sockets) if (o.subs.has(f.channel) && (f.echo !== false || o !== ws)) this.send(o, m);
           return reply({ type: 'ack', channel: f.channel, ephemeral: true });
         }
+        if (this.unavailable > 0) {
+          // The application's publish hook did not answer: nothing stored.
+          this.unavailable -= 1;
+          return reply({ type: 'error', code: 'unavailable', message: 'the application did not answer; retry' });
+        }
         const ack = this.publish(f.channel, f.data, f.id, f.echo === false ? ws : undefined);
         if (this.swallowAcks > 0) {
           this.swallowAcks -= 1;
@@ -124,6 +130,10 @@ export class FakeServer {
         const complete = from + messages.length === s.msgs.length;
         return reply({ type: 'history', channel: f.channel, epoch: s.epoch, messages, complete });
       }
+      case 'rpc':
+        // An rpc hook that echoes, and refuses the method `secret`.
+        if (f.method === 'secret') return reply({ type: 'error', code: 'forbidden', message: 'no' });
+        return reply({ type: 'rpc', data: { method: f.method, echo: f.data } });
       default:
         return reply({ type: 'error', code: 'bad_request', message: 'unknown action' });
     }

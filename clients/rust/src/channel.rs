@@ -175,7 +175,9 @@ impl Actor {
         c.subscribing = false;
         let f = match reply {
             Ok(f) => f,
-            Err(Error::Server { code, .. }) if code == "rate_limited" || code == "internal" => {
+            Err(Error::Server { code, .. })
+                if code == "rate_limited" || code == "internal" || code == "unavailable" =>
+            {
                 c.retry_subscribe = true;
                 return;
             }

@@ -274,6 +274,16 @@ impl Client {
         serde_json::from_value(reply).map_err(|e| Error::BadReply(e.to_string()))
     }
 
+    /// Calls the application's `rpc` hook; its answer's `data`. Not
+    /// retried (an rpc may not be idempotent): `unavailable` comes back as
+    /// [`Error::Server`] for the caller to decide.
+    pub async fn rpc(&self, method: &str, data: Value) -> Result<Value, Error> {
+        let mut reply = self
+            .request(json!({"action": "rpc", "method": method, "data": data}))
+            .await?;
+        Ok(reply["data"].take())
+    }
+
     /// Every member of `channel` (all pages; a user on two pages counted once).
     pub async fn presence(&self, channel: &str) -> Result<Vec<Member>, Error> {
         let mut members: Vec<Member> = Vec::new();

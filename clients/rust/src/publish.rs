@@ -13,7 +13,7 @@ use crate::timers::backoff;
 use crate::{Ack, Error};
 
 /// Codes after which a publish is sent again.
-const RETRYABLE: [&str; 2] = ["rate_limited", "internal"];
+const RETRYABLE: [&str; 3] = ["rate_limited", "internal", "unavailable"];
 
 pub(crate) fn new_id() -> String {
     format!("{:032x}", rand::random::<u128>())
