@@ -228,6 +228,27 @@ fn arn_parameters_have_patterns_that_refuse_partial_arns() {
             ),
         ),
         (
+            "HookSecretArn",
+            (
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:wsfn/hooks-AbC123",
+                &[
+                    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:wsfn/hooks",
+                    "wsfn/hooks",
+                ][..],
+            ),
+        ),
+        (
+            "HookFunctionArns",
+            (
+                "arn:aws:lambda:eu-west-1:123456789012:function:a,arn:aws:lambda:eu-west-1:123456789012:function:b:live",
+                &[
+                    "app-authz",
+                    "arn:aws:lambda:eu-west-1:123456789012:function:a,b",
+                    "arn:aws:lambda:eu-west-1:123456789012:function:a,",
+                ][..],
+            ),
+        ),
+        (
             "CertificateArn",
             (
                 "arn:aws:acm:eu-west-1:123456789012:certificate/1234abcd-12ab",
@@ -238,7 +259,7 @@ fn arn_parameters_have_patterns_that_refuse_partial_arns() {
     let arn_params: Vec<&str> = params
         .keys()
         .filter_map(|k| k.as_str())
-        .filter(|k| k.ends_with("Arn"))
+        .filter(|k| k.ends_with("Arn") || k.ends_with("Arns"))
         .collect();
     assert_eq!(arn_params.len(), cases.len(), "{arn_params:?}");
     for name in arn_params {

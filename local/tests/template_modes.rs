@@ -248,3 +248,71 @@ fn each_function_may_do_exactly_what_its_table_says() {
         }
     }
 }
+
+/// With hooks, `$connect` and `$default` get `HOOKS` and may invoke exactly
+/// the hook functions named and read the hook secret; nothing else changes,
+/// and contradicting hook parameters fail the deploy.
+#[test]
+fn hooks_grant_exactly_their_functions_and_secret() {
+    let a = "arn:aws:lambda:eu-west-1:123456789012:function:app-authz";
+    let b = "arn:aws:lambda:eu-west-1:123456789012:function:app-rpc";
+    let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hooks-AbC123";
+    let hooks =
+        r#"{"subscribe": "app-authz", "rpc": "app-rpc", "publish": "https://app.example.com/p"}"#;
+    let arns = format!("{a},{b}");
+    let spec = render(&[
+        ("Hooks", hooks),
+        ("HookFunctionArns", &arns),
+        ("HookSecretArn", secret),
+        ("HookTimeoutMs", "1500"),
+    ])
+    .unwrap();
+    for f in spec.functions.values() {
+        let hooked = kind(f).verifies_tokens();
+        let invoke: Vec<String> = allowed(f, "lambda:InvokeFunction")
+            .into_iter()
+            .filter(|r| r.contains(":function:app-"))
+            .collect();
+        let secrets = allowed(f, "secretsmanager:GetSecretValue");
+        if hooked {
+            assert_eq!(f.env.get("HOOKS").map(String::as_str), Some(hooks));
+            assert_eq!(f.env.get("HOOK_FUNCTIONS"), Some(&arns));
+            assert_eq!(
+                f.env.get("HOOK_SECRET_ARN").map(String::as_str),
+                Some(secret)
+            );
+            assert_eq!(
+                f.env.get("HOOK_TIMEOUT_MS").map(String::as_str),
+                Some("1500")
+            );
+            assert_eq!(
+                invoke,
+                vec![a.to_string(), b.to_string()],
+                "{}",
+                f.logical_id
+            );
+            assert!(secrets.contains(&secret.to_string()), "{}", f.logical_id);
+        } else {
+            assert!(!f.env.contains_key("HOOKS"), "{}", f.logical_id);
+            assert!(invoke.is_empty() && !secrets.contains(&secret.to_string()));
+        }
+    }
+    // No hooks: no hook variable, no hook permission (the table test above).
+    let plain = render(&[]).unwrap();
+    assert!(plain
+        .functions
+        .values()
+        .all(|f| !f.env.contains_key("HOOKS")
+            && !f.env.contains_key("HOOK_SECRET_ARN")
+            && !f.env.contains_key("HOOK_FUNCTIONS")));
+    for (params, expected) in [
+        (vec![("Hooks", hooks)], "Hooks needs HookFunctionArns"),
+        (vec![("HookFunctionArns", a)], "only used with Hooks"),
+        (vec![("HookSecretArn", secret)], "only used with Hooks"),
+    ] {
+        match render(&params) {
+            Err(e) => assert!(e.to_string().contains(expected), "{params:?}: {e}"),
+            Ok(_) => panic!("{params:?} deployed"),
+        }
+    }
+}

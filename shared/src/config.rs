@@ -41,6 +41,7 @@ pub const VARIABLES: &[&str] = &[
     "HOOK_TIMEOUT_MS",
     "HOOK_SECRET",
     "HOOK_SECRET_ARN",
+    "HOOK_FUNCTIONS",
 ];
 
 /// Largest `MAX_MESSAGE_BYTES`: a `message` frame carrying that much data

@@ -487,4 +487,20 @@ fn bad_hook_configuration_names_the_variable() {
         cfg(&[("HOOKS", r#"{"rpc": "my-fn"}"#)]).is_none(),
         "a Lambda hook needs no secret"
     );
+    // Deployed, HOOK_FUNCTIONS (what IAM grants) must hold every Lambda target.
+    let granted = "arn:aws:lambda:eu-west-1:123456789012:function:my-fn";
+    assert!(cfg(&[
+        ("HOOKS", r#"{"rpc": "my-fn"}"#),
+        ("HOOK_FUNCTIONS", granted)
+    ])
+    .is_none());
+    let e = cfg(&[
+        ("HOOKS", r#"{"rpc": "other"}"#),
+        ("HOOK_FUNCTIONS", granted),
+    ])
+    .unwrap();
+    assert!(
+        e.starts_with("HOOKS is invalid") && e.contains("HOOK_FUNCTIONS"),
+        "{e}"
+    );
 }

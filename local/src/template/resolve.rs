@@ -1,4 +1,5 @@
-//! Intrinsic functions: `Ref`, `Sub`, `GetAtt`, `Join`, and the conditional
+//! Intrinsic functions: `Ref`, `Sub`, `GetAtt`, `Join`, `Split` (where a
+//! list is taken, such as a policy's `Resource`), and the conditional
 //! ones (`If` with the template's `Conditions`: `Equals`, `Not`, `And`,
 //! `Or`, `Condition`; `Ref AWS::NoValue` drops the value), short and long form.
 
@@ -107,6 +108,21 @@ impl Resolver<'_> {
                     }
                     _ => Err(err(resource, "!If needs [condition, then, else]")),
                 };
+            }
+            if name == "Split" {
+                let Value::Sequence(s) = arg else {
+                    return Err(err(resource, "!Split needs [delimiter, value]"));
+                };
+                let [delim, text] = s.as_slice() else {
+                    return Err(err(resource, "!Split needs [delimiter, value]"));
+                };
+                let delim = self.resolve(delim, resource)?;
+                let text = self.resolve(text, resource)?;
+                return Ok(Some(Value::Sequence(
+                    text.split(delim.as_str())
+                        .map(|p| Value::String(p.to_string()))
+                        .collect(),
+                )));
             }
             return Ok(self.resolve_opt(v, resource)?.map(Value::String));
         }

@@ -216,6 +216,20 @@ pub(crate) fn from_env(env: &crate::config::Env<'_>) -> Result<Option<Hooks>, Co
     if set.is_empty() {
         return Ok(None);
     }
+    // Deployed, the template grants `lambda:InvokeFunction` on exactly
+    // HOOK_FUNCTIONS: a target outside it would fail every call.
+    if let Some(granted) = env.get("HOOK_FUNCTIONS") {
+        let granted: Vec<&str> = granted.split(',').map(str::trim).collect();
+        if let Some(t) = set
+            .lambda_targets()
+            .into_iter()
+            .find(|t| !granted.iter().any(|arn| same_function(t, arn)))
+        {
+            return Err(invalid(format!(
+                "target `{t}` is not among HOOK_FUNCTIONS (the template's HookFunctionArns), so it may not be invoked"
+            )));
+        }
+    }
     let secret = env.get("HOOK_SECRET");
     match &secret {
         None if set.has_http() => return Err(ConfigError::Missing("HOOK_SECRET")),
@@ -230,4 +244,29 @@ pub(crate) fn from_env(env: &crate::config::Env<'_>) -> Result<Option<Hooks>, Co
     Hooks::new(set, secret.map(String::into_bytes), timeout)
         .map(Some)
         .map_err(invalid)
+}
+
+/// Whether hook target `t` (a name or ARN) is the function of `arn`.
+fn same_function(t: &str, arn: &str) -> bool {
+    if t.starts_with("arn:") {
+        return t == arn;
+    }
+    arn.split(':').nth(6) == Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_function;
+
+    #[test]
+    fn targets_match_their_granted_arns() {
+        let arn = "arn:aws:lambda:eu-west-1:123456789012:function:app-authz";
+        assert!(same_function("app-authz", arn));
+        assert!(same_function(arn, arn));
+        assert!(!same_function("app", arn));
+        assert!(!same_function(
+            "arn:aws:lambda:eu-west-1:123456789012:function:other",
+            arn
+        ));
+    }
 }
