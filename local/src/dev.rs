@@ -29,6 +29,8 @@ pub struct Dev {
     pub management: Arc<crate::management::Surface>,
     /// The DynamoDB fault proxy, with `--fail-dynamodb`.
     pub dynamo_faults: Option<Arc<crate::dynamo_faults::FaultProxy>>,
+    /// EventBridge's `PutEvents`.
+    pub events: Arc<crate::events_api::EventsApi>,
 }
 
 /// The functions' HS256 secret and the `iss`/`aud` they require.

@@ -75,6 +75,8 @@ pub struct Shared {
     pub pushers: Arc<dyn PusherFactory>,
     /// Lambda client for `FANOUT_FUNCTION` (this gateway's Invoke API).
     pub lambda: Option<aws_sdk_lambda::Client>,
+    /// EventBridge client for `EVENT_BUS` (this gateway's PutEvents).
+    pub events: Option<wsfn::aws_sdk_eventbridge::Client>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -177,6 +179,10 @@ impl InProcessInvoker {
             let mut app = App::new(config, shared.store.clone(), shared.pushers.clone());
             if let Some(client) = &shared.lambda {
                 app = app.with_hook_lambda(client.clone());
+            }
+            if let (Some(bus), Some(client)) = (&app.config.event_bus, &shared.events) {
+                let sink = wsfn::bus::EventBridgeSink::new(client.clone(), bus.clone());
+                app = app.with_bus(Arc::new(sink));
             }
             let app = match dispatcher {
                 Some(d) => app.with_dispatcher(d),

@@ -6,6 +6,7 @@ pub mod connections;
 pub mod console;
 pub mod dev;
 pub mod dynamo_faults;
+pub mod events_api;
 pub mod gateway;
 pub mod ids;
 pub mod inspect;
@@ -75,6 +76,9 @@ pub struct Options {
     pub runtime_api: Option<RuntimeApiOptions>,
     /// Serve the demo app at `/` (`--no-demo` turns it off).
     pub demo: bool,
+    /// POST each event the functions send to EventBridge here, as
+    /// EventBridge delivers it to a target (`--events-webhook`).
+    pub events_webhook: Option<String>,
 }
 
 /// `--invoker runtime-api` settings.
@@ -113,6 +117,7 @@ impl Options {
             capture_pushes: false,
             runtime_api: None,
             demo: true,
+            events_webhook: None,
         }
     }
 }
@@ -173,6 +178,8 @@ pub struct Running {
     pub management: Arc<management::Surface>,
     /// The Runtime API invoker, in that mode.
     pub runtime: Option<Arc<runtime_api::RuntimeApiInvoker>>,
+    /// EventBridge's `PutEvents` (the events the functions sent).
+    pub events: Arc<events_api::EventsApi>,
     /// The DynamoDB fault proxy, with `dynamodb_faults`.
     pub dynamo_faults: Option<Arc<dynamo_faults::FaultProxy>>,
     server: tokio::task::JoinHandle<()>,
@@ -215,7 +222,12 @@ pub fn router(dev: Arc<dev::Dev>, registry: Arc<metrics::Registry>) -> Router {
         None => Router::new(),
     };
     faults
-        .route("/", get(dev::root).with_state(dev.clone()))
+        .route(
+            "/",
+            get(dev::root)
+                .with_state(dev.clone())
+                .merge(axum::routing::post(events_api::put_events).with_state(dev.events.clone())),
+        )
         .route("/demo/{file}", get(dev::asset).with_state(dev.clone()))
         .route(
             "/_wsfn/token",
@@ -358,6 +370,17 @@ pub async fn start_with(
             .endpoint_url(format!("http://{addr}"))
             .build(),
     );
+    // Events go to this gateway's PutEvents with the real EventBridge client.
+    let events_client = wsfn::aws_sdk_eventbridge::Client::from_conf(
+        wsfn::aws_sdk_eventbridge::config::Builder::from(&sdk)
+            .endpoint_url(format!("http://{addr}"))
+            .build(),
+    );
+    let events = events_api::EventsApi::new(
+        Console::new(opts.quiet),
+        &region,
+        opts.events_webhook.clone(),
+    );
     let pushers = Arc::new(ManagementPushers::new(sdk));
     let (invoker, dev_secret) = InProcessInvoker::new(
         &spec,
@@ -367,6 +390,7 @@ pub async fn start_with(
             store: store.clone(),
             pushers,
             lambda: Some(lambda),
+            events: Some(events_client),
         },
     )?;
     let tokens = token_issuer(&spec, &process, &management_endpoint);
@@ -404,6 +428,10 @@ pub async fn start_with(
                     );
                     env.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.clone());
                     env.insert("AWS_ENDPOINT_URL_LAMBDA".into(), format!("http://{addr}"));
+                    env.insert(
+                        "AWS_ENDPOINT_URL_EVENTBRIDGE".into(),
+                        format!("http://{addr}"),
+                    );
                     let mut f = f.clone();
                     if let Some(t) = rt.timeout {
                         f.timeout = t;
@@ -457,6 +485,7 @@ pub async fn start_with(
         tokens,
         management: management.clone(),
         dynamo_faults: fault_proxy.clone(),
+        events: events.clone(),
     });
     let app = router(dev, registry.clone()).into_make_service_with_connect_info::<SocketAddr>();
     // Small frames both ways: without TCP_NODELAY, Nagle + delayed ACK adds ~40 ms.
@@ -479,6 +508,7 @@ pub async fn start_with(
         metrics: registry,
         management,
         runtime,
+        events,
         dynamo_faults: fault_proxy,
         server,
     })

@@ -179,6 +179,10 @@ struct Serve {
     /// Do not serve the demo app at `/`.
     #[arg(long)]
     no_demo: bool,
+    /// POST each event the functions send to EventBridge (EVENT_BUS) to this
+    /// URL, shaped as EventBridge delivers an event to a target.
+    #[arg(long, value_name = "URL")]
+    events_webhook: Option<String>,
     /// Account-wide @connections rate limit to emulate, requests per second
     /// (API Gateway's default is 10000); beyond it answers 429.
     #[arg(long, value_name = "RPS")]
@@ -389,6 +393,7 @@ async fn main() -> ExitCode {
         capture_pushes: false,
         runtime_api,
         demo: !s.no_demo,
+        events_webhook: s.events_webhook,
     };
     let demo = opts.demo;
     let running = match start(opts).await {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::bus::EventSink;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::fanout::{FanoutOptions, Sharding};
@@ -26,6 +27,8 @@ pub struct App {
     pub cache: Arc<InstanceCache>,
     /// The application's hooks (`HOOKS`), if any.
     pub hooks: Option<Arc<Hooks>>,
+    /// Where events go (`EVENT_BUS`), if anywhere.
+    pub bus: Option<Arc<dyn EventSink>>,
 }
 
 impl std::fmt::Debug for App {
@@ -43,6 +46,7 @@ impl App {
         let hooks = config.hooks.clone().map(Arc::new);
         Self {
             hooks,
+            bus: None,
             config: Arc::new(config),
             store,
             pushers,
@@ -65,6 +69,12 @@ impl App {
         self.hooks = self
             .hooks
             .map(|h| Arc::new(Hooks::clone(&h).with_lambda(client)));
+        self
+    }
+
+    /// Sends events (`EVENT_BUS`) to `sink`.
+    pub fn with_bus(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.bus = Some(sink);
         self
     }
 

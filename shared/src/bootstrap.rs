@@ -78,6 +78,7 @@ pub async fn app_from_env(function: Function) -> Result<App, ConfigError> {
         .fanout_function
         .as_deref()
         .map(|f| Arc::new(LambdaDispatcher::from_sdk(&sdk, f)));
+    let bus = config.event_bus.clone();
     let hooks_lambda = config
         .hooks
         .as_ref()
@@ -89,6 +90,10 @@ pub async fn app_from_env(function: Function) -> Result<App, ConfigError> {
     );
     if hooks_lambda {
         app = app.with_hook_lambda(aws_sdk_lambda::Client::new(&sdk));
+    }
+    if let Some(bus) = bus {
+        let client = aws_sdk_eventbridge::Client::new(&sdk);
+        app = app.with_bus(Arc::new(crate::bus::EventBridgeSink::new(client, bus)));
     }
     Ok(match dispatcher {
         Some(d) => app.with_dispatcher(d),

@@ -42,6 +42,8 @@ pub const VARIABLES: &[&str] = &[
     "HOOK_SECRET",
     "HOOK_SECRET_ARN",
     "HOOK_FUNCTIONS",
+    "EVENT_BUS",
+    "EVENT_MESSAGE_CHANNELS",
 ];
 
 /// Largest `MAX_MESSAGE_BYTES`: a `message` frame carrying that much data
@@ -137,6 +139,10 @@ pub struct Config {
     /// The application's hooks (`HOOKS`, `HOOK_TIMEOUT_MS`, `HOOK_SECRET`);
     /// `None`: no hook, no call.
     pub hooks: Option<crate::hooks::Hooks>,
+    /// `EVENT_BUS`: the EventBridge bus (name or ARN) events go to.
+    pub event_bus: Option<String>,
+    /// `EVENT_MESSAGE_CHANNELS`: channels whose messages are events too.
+    pub event_message_channels: Vec<Pattern>,
 }
 
 impl std::fmt::Debug for Config {
@@ -178,6 +184,16 @@ impl Env<'_> {
         }
         Ok(v)
     }
+}
+
+/// An EventBridge bus name (1-256 of `A-Z a-z 0-9 . - _ /`) or ARN.
+fn valid_bus(b: &str) -> bool {
+    if b.starts_with("arn:") {
+        return b.contains(":events:") && b.contains(":event-bus/");
+    }
+    (1..=256).contains(&b.len())
+        && b.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
 }
 
 /// A CloudWatch namespace: 1-255 characters, not an AWS one.
@@ -415,6 +431,17 @@ impl Config {
                 31_536_000,
             )?),
             hooks: crate::hooks::from_env(&env)?,
+            event_bus: match env.get("EVENT_BUS") {
+                None => None,
+                Some(b) if valid_bus(b.trim()) => Some(b.trim().to_string()),
+                Some(b) => {
+                    return Err(ConfigError::Invalid {
+                        var: "EVENT_BUS",
+                        reason: format!("`{b}` is not an event bus name or ARN"),
+                    })
+                }
+            },
+            event_message_channels: patterns(&env, "EVENT_MESSAGE_CHANNELS")?,
         })
     }
 }

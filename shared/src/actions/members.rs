@@ -30,18 +30,21 @@ pub(crate) async fn join(
         .member_in(channel, user, &conn.id, app.config.connection_ttl)
         .await
     {
-        Ok(true) => Some(Fanout {
-            channel: channel.clone(),
-            payload: ServerFrame::Join {
-                channel: channel.to_string(),
-                user: user.clone(),
-                info: conn.principal.info.clone(),
-            }
-            .to_json(),
-            // Its own reply (`subscribed`) already told the joiner.
-            skip: Some(conn.id.clone()),
-            ephemeral: false,
-        }),
+        Ok(true) => {
+            presence_event("presence.joined", &conn.id, user, channel);
+            Some(Fanout {
+                channel: channel.clone(),
+                payload: ServerFrame::Join {
+                    channel: channel.to_string(),
+                    user: user.clone(),
+                    info: conn.principal.info.clone(),
+                }
+                .to_json(),
+                // Its own reply (`subscribed`) already told the joiner.
+                skip: Some(conn.id.clone()),
+                ephemeral: false,
+            })
+        }
         Ok(false) => None,
         Err(e) => {
             tracing::warn!(%channel, user, error = %e, "could not record the member; no join sent");
@@ -61,22 +64,33 @@ pub(crate) async fn leave(
         return None;
     }
     match app.store.member_out(channel, user, connection).await {
-        Ok(true) => Some(Fanout {
-            channel: channel.clone(),
-            payload: ServerFrame::Leave {
-                channel: channel.to_string(),
-                user: user.to_string(),
-            }
-            .to_json(),
-            skip: None,
-            ephemeral: false,
-        }),
+        Ok(true) => {
+            presence_event("presence.left", connection, user, channel);
+            Some(Fanout {
+                channel: channel.clone(),
+                payload: ServerFrame::Leave {
+                    channel: channel.to_string(),
+                    user: user.to_string(),
+                }
+                .to_json(),
+                skip: None,
+                ephemeral: false,
+            })
+        }
         Ok(false) => None,
         Err(e) => {
             tracing::warn!(%channel, user, error = %e, "could not remove the member; no leave sent");
             None
         }
     }
+}
+
+/// A member transition as an event (`EVENT_BUS`).
+fn presence_event(kind: &'static str, connection: &str, user: &str, channel: &ChannelName) {
+    crate::bus::emit(
+        kind,
+        || serde_json::json!({"connection": connection, "user": user, "channel": channel.as_str()}),
+    );
 }
 
 /// The `leave`s a removed connection causes.

@@ -179,6 +179,7 @@ pub(super) async fn publish(
     .await?;
     if let Some(f) = &mut p.fanout {
         f.skip = skip;
+        message_event(ctx.app, Some(&ctx.conn.id), &ctx.conn.principal.sub, f);
     }
     let fanout = p.fanout.take();
     Ok(ack(ctx, p.channel, p.seq, Some(p.duplicate), false, fanout))
@@ -230,5 +231,28 @@ fn ephemeral_publish(
         skip,
         ephemeral: true,
     };
+    message_event(
+        ctx.app,
+        Some(&ctx.conn.id),
+        &ctx.conn.principal.sub,
+        &fanout,
+    );
     Ok(ack(ctx, channel.to_string(), 0, None, true, Some(fanout)))
+}
+
+/// A new message on an `EVENT_MESSAGE_CHANNELS` channel, as an event
+/// (`EVENT_BUS`): the whole `message` frame.
+pub(crate) fn message_event(app: &App, connection: Option<&str>, user: &str, f: &Fanout) {
+    if app.bus.is_none() || !matches_any(&app.config.event_message_channels, &f.channel) {
+        return;
+    }
+    crate::bus::emit("message.published", || {
+        let message: Value = serde_json::from_str(&f.payload).unwrap_or(Value::Null);
+        serde_json::json!({
+            "connection": connection,
+            "user": user,
+            "channel": f.channel.as_str(),
+            "message": message,
+        })
+    });
 }

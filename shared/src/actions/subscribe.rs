@@ -40,6 +40,7 @@ pub(super) async fn subscribe(
         .await?;
     if outcome == Subscribed::New {
         ctx.app.cache.subscribers.forget(channel.as_str());
+        subscription_event("subscription.created", ctx, &channel);
     }
     if outcome == Subscribed::LimitReached {
         return Err(ActionError::LimitExceeded(format!(
@@ -94,6 +95,7 @@ pub(super) async fn unsubscribe(ctx: &Ctx<'_>, channel: ChannelName) -> Result<R
         .await?;
     let fanout = if existed {
         ctx.app.cache.subscribers.forget(channel.as_str());
+        subscription_event("subscription.removed", ctx, &channel);
         members::leave(ctx.app, &ctx.conn.principal.sub, &ctx.conn.id, &channel).await
     } else {
         None
@@ -105,4 +107,14 @@ pub(super) async fn unsubscribe(ctx: &Ctx<'_>, channel: ChannelName) -> Result<R
         }],
         fanout,
     })
+}
+
+fn subscription_event(kind: &'static str, ctx: &Ctx<'_>, channel: &ChannelName) {
+    crate::bus::emit(kind, || {
+        serde_json::json!({
+            "connection": ctx.conn.id,
+            "user": ctx.conn.principal.sub,
+            "channel": channel.as_str(),
+        })
+    });
 }

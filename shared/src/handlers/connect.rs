@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use serde_json::json;
+
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::http::HeaderValue;
 
@@ -14,6 +16,7 @@ use super::{response, WsEvent};
 use crate::actions::members;
 use crate::app::App;
 use crate::auth::{header, AuthError, Granted, HandshakeToken, Principal, SUBPROTOCOL};
+use crate::bus;
 use crate::channel::ChannelName;
 use crate::error::HandlerError;
 use crate::hooks::Caller;
@@ -79,7 +82,10 @@ pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
     if let Some(rid) = event.request_context.request_id.as_deref() {
         metrics.property("requestId", rid);
     }
-    let result = handshake(event, app).await;
+    let rid = event.request_context.request_id.clone();
+    let (result, events) = bus::collect(app, handshake(event, app)).await;
+    // Before the answer (a function cannot act after it), bounded.
+    bus::send(app, events, "connect", rid.as_deref()).await;
     let name = match &result {
         Ok((_, outcome)) => outcome.metric(),
         Err(_) => "ConnectFailed",
@@ -180,6 +186,19 @@ async fn handshake(
                 deliver(app, pusher, &join, None).await;
             }
         }
+    }
+    bus::emit("connection.opened", || {
+        let mut d = json!({"connection": record.id, "user": record.principal.sub});
+        if let Some(info) = &record.principal.info {
+            d["info"] = info.clone();
+        }
+        d
+    });
+    for channel in &channels {
+        bus::emit(
+            "subscription.created",
+            || json!({"connection": record.id, "user": record.principal.sub, "channel": channel.as_str()}),
+        );
     }
     tracing::info!(connection = %connection_id, user = %record.principal.sub, "connected");
     let mut r = response(200, "");

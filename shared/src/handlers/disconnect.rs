@@ -6,18 +6,34 @@ use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use super::deliver::announce_leaves;
 use super::{response, WsEvent};
 use crate::app::App;
+use crate::bus;
 use crate::error::HandlerError;
 
-/// Handles `$disconnect`.
+/// Handles `$disconnect`; a `connection.closed` event (`EVENT_BUS`) follows.
 pub async fn disconnect(
     event: WsEvent,
     app: &App,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
+    let rid = event.request_context.request_id.clone();
+    let (result, events) = bus::collect(app, cleanup(&event, app)).await;
+    bus::send(app, events, "disconnect", rid.as_deref()).await;
+    result
+}
+
+async fn cleanup(event: &WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let ctx = &event.request_context;
     let Some(id) = ctx.connection_id.as_deref() else {
         return Ok(response(400, "missing connectionId"));
     };
     let removed = app.store.remove_connection(id).await?;
+    bus::emit("connection.closed", || {
+        serde_json::json!({
+            "connection": id,
+            "user": removed.user,
+            "code": ctx.disconnect_status_code,
+            "reason": ctx.disconnect_reason,
+        })
+    });
     app.forget_removed(id, &removed);
     if let Some(pusher) = app.pusher_for(ctx.domain_name.as_deref(), ctx.stage.as_deref()) {
         announce_leaves(app, pusher.as_ref(), id, &removed).await;

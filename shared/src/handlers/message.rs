@@ -11,6 +11,7 @@ use super::deliver::{announce_leaves, deliver, record};
 use super::{response, WsEvent};
 use crate::actions::{dispatch, Ctx, Reply};
 use crate::app::App;
+use crate::bus;
 use crate::error::{ActionError, HandlerError};
 use crate::fanout::push_with_retry;
 use crate::metrics::Metrics;
@@ -38,8 +39,20 @@ pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
 }
 
 /// Handles one client frame; `deadline_ms` (the Lambda context's deadline,
-/// ms since the Unix epoch) stops new pushes in time.
+/// ms since the Unix epoch) stops new pushes in time. The events it causes
+/// (`EVENT_BUS`) go out after the replies and the fan-out.
 pub async fn message_within(
+    event: WsEvent,
+    app: &App,
+    deadline_ms: Option<u64>,
+) -> Result<ApiGatewayProxyResponse, HandlerError> {
+    let rid = event.request_context.request_id.clone();
+    let (result, events) = bus::collect(app, frame(event, app, deadline_ms)).await;
+    bus::send(app, events, "message", rid.as_deref()).await;
+    result
+}
+
+async fn frame(
     event: WsEvent,
     app: &App,
     deadline_ms: Option<u64>,

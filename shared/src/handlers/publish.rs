@@ -185,6 +185,9 @@ pub async fn publish_api(
                 continue;
             }
         };
+        if let Some(f) = &p.fanout {
+            crate::actions::publish::message_event(app, None, SERVER_FROM, f);
+        }
         if let (Some(f), Some(pusher)) = (&p.fanout, &pusher) {
             if let Some((r, took)) = deliver(app, pusher.as_ref(), f, stop_at).await {
                 record(&mut metrics, &r, took);

@@ -60,8 +60,18 @@ fn operation(request: &Value) -> Result<Option<(&str, &Value)>, ActionError> {
 }
 
 /// Handles one invocation of the backend's function: a publish or an
-/// operation.
+/// operation. The events it causes (`EVENT_BUS`) go out at the end.
 pub async fn backend(
+    request: Value,
+    app: &App,
+    invocation: Invocation<'_>,
+) -> Result<Value, HandlerError> {
+    let (result, events) = crate::bus::collect(app, serve(request, app, invocation)).await;
+    crate::bus::send(app, events, "publish", invocation.request_id).await;
+    result
+}
+
+async fn serve(
     request: Value,
     app: &App,
     invocation: Invocation<'_>,

@@ -169,6 +169,7 @@ impl Ops<'_> {
             }
             n += 1;
             if outcome == Subscribed::New {
+                subscription_event("subscription.created", &conn.id, user_of(conn), channel);
                 if let Some(join) = members::join(app, conn, channel).await {
                     deliver(app, self.pusher, &join, self.stop_at).await;
                 }
@@ -195,6 +196,7 @@ impl Ops<'_> {
                 .await?;
             if existed {
                 app.cache.subscribers.forget(channel.as_str());
+                subscription_event("subscription.removed", &conn.id, user, channel);
                 if let Some(leave) = members::leave(app, user, &conn.id, channel).await {
                     deliver(app, self.pusher, &leave, self.stop_at).await;
                 }
@@ -218,4 +220,16 @@ fn quota(app: &App, conn: &ConnectionRecord, channel: &ChannelName) -> Quota {
     } else {
         Quota::Limited(app.config.max_subscriptions_per_connection)
     }
+}
+
+fn user_of(conn: &crate::store::ConnectionRecord) -> &str {
+    &conn.principal.sub
+}
+
+/// A subscription the backend made or removed, as an event (`EVENT_BUS`).
+fn subscription_event(kind: &'static str, connection: &str, user: &str, channel: &ChannelName) {
+    crate::bus::emit(
+        kind,
+        || serde_json::json!({"connection": connection, "user": user, "channel": channel.as_str()}),
+    );
 }
