@@ -35,7 +35,7 @@ impl EventsApi {
     pub fn new(console: Console, region: &str, webhook: Option<String>) -> Arc<Self> {
         let webhook = webhook.map(|url| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(forward(url, rx, console.clone()));
+            tokio::spawn(forward(url, rx, console));
             tx
         });
         Arc::new(Self {
