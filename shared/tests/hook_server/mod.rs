@@ -1,5 +1,6 @@
 //! A real HTTP hook target on loopback: records every request (body and
 //! whether its signature verified) and answers with a test's function.
+#![allow(dead_code)] // each test binary uses its own part
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
