@@ -316,3 +316,45 @@ fn hooks_grant_exactly_their_functions_and_secret() {
         }
     }
 }
+
+/// With an event bus, the functions that cause events get `EVENT_BUS` and
+/// may `PutEvents` on exactly that bus; without one, nothing.
+#[test]
+fn an_event_bus_is_granted_to_exactly_the_functions_that_send() {
+    let bus = "arn:aws:events:local:000000000000:event-bus/app-events";
+    let spec = render(&[
+        ("EventBus", "app-events"),
+        ("EventMessageChannels", "room:*"),
+    ])
+    .unwrap();
+    for f in spec.functions.values() {
+        let sends = kind(f) != Function::Fanout;
+        assert_eq!(
+            f.env.get("EVENT_BUS").map(String::as_str),
+            Some("app-events")
+        );
+        assert_eq!(
+            f.env.get("EVENT_MESSAGE_CHANNELS").map(String::as_str),
+            Some("room:*")
+        );
+        let put = allowed(f, "events:PutEvents");
+        if sends {
+            assert_eq!(put, vec![bus.to_string()], "{}", f.logical_id);
+        } else {
+            assert!(put.is_empty(), "{}", f.logical_id);
+        }
+    }
+    let plain = render(&[]).unwrap();
+    for f in plain.functions.values() {
+        assert!(!f.env.contains_key("EVENT_BUS"), "{}", f.logical_id);
+        assert!(
+            allowed(f, "events:PutEvents").is_empty(),
+            "{}",
+            f.logical_id
+        );
+    }
+    match render(&[("EventMessageChannels", "room:*")]) {
+        Err(e) => assert!(e.to_string().contains("needs EventBus"), "{e}"),
+        Ok(_) => panic!("message events without a bus deployed"),
+    }
+}
