@@ -18,6 +18,7 @@ use wsfn_local::{start, Options, Running};
 
 pub mod big;
 pub mod functions;
+pub mod hooks;
 pub mod hot;
 pub mod pushcpu;
 pub mod soak;

@@ -24,6 +24,8 @@ struct Cli {
 enum Child {
     /// Big channels: one server publish to virtual subscribers, sharded.
     Big(BigArgs),
+    /// What a publish hook adds to a publish's ack time (p50/p99).
+    Hooks(HooksArgs),
     /// CPU per push of the management API client (this process only).
     PushCpu(PushCpuArgs),
     /// The built binaries through the Runtime API: init, warm duration,
@@ -50,6 +52,53 @@ enum Child {
         #[arg(long)]
         wait_secs: u64,
     },
+}
+
+#[derive(clap::Args)]
+struct HooksArgs {
+    /// Sequential publishes measured per configuration.
+    #[arg(long, default_value_t = 500)]
+    n: usize,
+    #[arg(long, default_value = "template.yaml")]
+    template: String,
+    /// DynamoDB Local instead of the embedded store.
+    #[arg(long, value_name = "URL")]
+    dynamodb_endpoint: Option<String>,
+}
+
+async fn hooks(args: HooksArgs) -> ExitCode {
+    let mut base = Options::new(args.template);
+    base.dynamodb_endpoint = args.dynamodb_endpoint.clone();
+    let store = if args.dynamodb_endpoint.is_some() {
+        "DynamoDB Local"
+    } else {
+        "embedded"
+    };
+    match wsfn_bench::hooks::hook_latency(&base, args.n).await {
+        Ok(rows) => {
+            println!("\n### Publish with a hook ({store} store)\n");
+            println!("| publish hook | publishes | p50 ack ms | p99 ack ms | hook calls |");
+            println!("|---|---|---|---|---|");
+            for r in &rows {
+                println!(
+                    "| {} | {} | {:.2} | {:.2} | {} |",
+                    r.hook, r.n, r.p50_ms, r.p99_ms, r.hook_calls
+                );
+            }
+            if let [plain, hooked] = rows.as_slice() {
+                println!(
+                    "\nadded by the hook: p50 {:.2} ms, p99 {:.2} ms",
+                    hooked.p50_ms - plain.p50_ms,
+                    hooked.p99_ms - plain.p99_ms
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("error {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -429,6 +478,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let child = match cli.child {
         Some(Child::Big(args)) => return big(args).await,
+        Some(Child::Hooks(args)) => return hooks(args).await,
         Some(Child::PushCpu(args)) => return push_cpu(args).await,
         Some(Child::Functions(args)) => return functions(args).await,
         Some(Child::Soak(args)) => return wsfn_bench::soak_cli::run(args).await,

@@ -133,3 +133,14 @@ async fn big_channel_smoke_embedded() {
 async fn big_channel_smoke_dynamodb_local() {
     big_smoke(support::dynamodb_opts()).await;
 }
+
+/// The hook benchmark runs, and every hooked publish called the hook once.
+#[tokio::test]
+async fn hooks_smoke_embedded() {
+    let rows = wsfn_bench::hooks::hook_latency(&support::opts(), 20)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].hook_calls, rows[1].hook_calls), (0, 40));
+    assert!(rows.iter().all(|r| r.n == 20 && r.p50_ms > 0.0));
+}
