@@ -27,6 +27,8 @@ if [ "$#" -eq 0 ]; then
   WSFN_TEST_INVOKER=runtime-api cargo test --workspace dynamodb_local
   echo "--- the JS client's unit tests (node --test)"
   node --test clients/js/test/*.test.js
+  echo "--- the Node hook example's unit tests (its run through wsfn-local is a cargo test)"
+  node --test examples/hooks-node/test/*.test.js
   echo "--- the JS client and the demo in headless Chromium (tests/browser)"
   # Each test starts its own wsfn-local (target/debug) and browser, and stops them.
   # Node < 22 has WebSocket behind a flag (the client's Node test needs it).
