@@ -50,7 +50,7 @@ impl Console {
         out.push_str(&format!("  Store       {store}\n"));
         if let Some(demo) = demo {
             out.push_str(&format!(
-                "  Demo        {}  (a chat; PresenceEvents=room:* and EphemeralChannels=typing:* unless given; --no-demo turns it off)\n",
+                "  Demo        {}  (a chat; PresenceEvents=room:* and EphemeralChannels=typing:* unless given; without HOOKS, #moderated passes a demo publish hook; --no-demo turns it off)\n",
                 paint(c, "1", demo)
             ));
         }

@@ -172,6 +172,89 @@ fn rooms() -> Vec<String> {
     vec!["room:*".into()]
 }
 
+/// The secret the demo's publish hook is signed with.
+pub const DEMO_HOOK_SECRET: &str = "wsfn-local-demo-hook-secret";
+/// The demo room whose publishes pass the demo hook.
+pub const DEMO_HOOKED_ROOM: &str = "room:moderated";
+/// Words the demo hook masks.
+const DEMO_BANNED: [&str; 3] = ["darn", "heck", "drat"];
+
+/// With the demo on and no hooks configured anywhere (environment or
+/// template), the functions get a publish hook on [`DEMO_HOOKED_ROOM`]
+/// served by this gateway ([`demo_hook`]): the demo shows the
+/// application's code in the loop without any code of yours.
+pub fn configure_demo_hook(
+    environment: &mut std::collections::HashMap<String, String>,
+    spec: &crate::template::ApiSpec,
+    addr: SocketAddr,
+) {
+    let set = |k: &str| {
+        environment.contains_key(k)
+            || std::env::var(k).is_ok_and(|v| !v.is_empty())
+            || spec
+                .functions
+                .values()
+                .any(|f| f.env.get(k).is_some_and(|v| !v.is_empty()))
+    };
+    if set("HOOKS") {
+        return;
+    }
+    let host = if addr.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
+    let url = format!(
+        "http://{}/_wsfn/demo-hook",
+        SocketAddr::new(host, addr.port())
+    );
+    let hooks = json!({"publish": {"target": url, "channels": [DEMO_HOOKED_ROOM]}});
+    environment.insert("HOOKS".into(), hooks.to_string());
+    environment.insert("HOOK_SECRET".into(), DEMO_HOOK_SECRET.into());
+}
+
+/// `POST /_wsfn/demo-hook`: the demo's publish hook (signed requests from
+/// loopback only): masks a few words, as a moderation hook would.
+pub async fn demo_hook(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    if let Some(refused) = loopback_only(&peer) {
+        return refused;
+    }
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ts: u64 = header("x-wsfn-timestamp").parse().unwrap_or(0);
+    if wsfn::hooks::signature(DEMO_HOOK_SECRET.as_bytes(), ts, &body) != header("x-wsfn-signature")
+    {
+        return status(
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "bad signature"}),
+        );
+    }
+    let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let Some(text) = request["data"]["text"].as_str() else {
+        return status(StatusCode::OK, json!({"allow": true}));
+    };
+    let masked = text
+        .split(' ')
+        .map(|w| {
+            let bare = w
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase();
+            if DEMO_BANNED.contains(&bare.as_str()) {
+                "*".repeat(w.chars().count())
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut data = request["data"].clone();
+    data["text"] = masked.into();
+    status(StatusCode::OK, json!({"allow": true, "data": data}))
+}
+
 fn loopback_only(peer: &SocketAddr) -> Option<Response<Body>> {
     (!peer.ip().is_loopback()).then(|| {
         status(

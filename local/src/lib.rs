@@ -234,6 +234,7 @@ pub fn router(dev: Arc<dev::Dev>, registry: Arc<metrics::Registry>) -> Router {
             axum::routing::post(dev::token).with_state(dev.clone()),
         )
         .route("/_wsfn/stats", get(dev::stats).with_state(dev.clone()))
+        .route("/_wsfn/demo-hook", axum::routing::post(dev::demo_hook))
         .route(
             "/_wsfn/connections/{id}",
             axum::routing::delete(dev::drop_connection).with_state(dev),
@@ -271,7 +272,7 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
 /// Like [`start`], with the invoker wrapped by `layer` (tests record or drop
 /// events with it; a Runtime API invoker could slot in the same way).
 pub async fn start_with(
-    opts: Options,
+    mut opts: Options,
     layer: impl FnOnce(Arc<dyn Invoker>) -> Arc<dyn Invoker>,
 ) -> Result<Running, StartError> {
     let spec = template::load(&opts.template, &opts.parameters)?;
@@ -288,6 +289,9 @@ pub async fn start_with(
     })?;
     let stage = "local".to_string();
     let management_endpoint = format!("http://{addr}/{stage}");
+    if opts.demo {
+        dev::configure_demo_hook(&mut opts.environment, &spec, addr);
+    }
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
     let sdk = sdk_config(&region);
     let process = |k: &str| {

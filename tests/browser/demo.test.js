@@ -186,3 +186,23 @@ test('the demo shows who joins and leaves and who is typing, and a server discon
     assert.deepEqual([...alice.jsErrors, ...bob.jsErrors], []);
   });
 });
+
+test('the moderated room passes the demo publish hook: what arrives is rewritten', async () => {
+  await withStack([], {}, async (browser, base) => {
+    const alice = await openDemo(browser, base, 'alice', { room: 'moderated' });
+    const bob = await openDemo(browser, base, 'bob', { room: 'moderated' });
+    await alice.fill('#text', 'darn this heck of a bug');
+    await alice.press('#text', 'Enter');
+    await bob.locator('#messages li', { hasText: 'this' }).waitFor({ timeout: 10000 });
+    assert.deepEqual(await bob.locator('#messages li').allTextContents(), ['alice**** this **** of a bug']);
+    // The lobby has no hook: the same words arrive as written.
+    await alice.locator('#rooms li', { hasText: 'lobby' }).click();
+    await bob.locator('#rooms li', { hasText: 'lobby' }).click();
+    await alice.waitForFunction(() => window.wsfnDemo.received.lobby !== undefined, null, { timeout: 10000 });
+    await bob.waitForFunction(() => window.wsfnDemo.received.lobby !== undefined, null, { timeout: 10000 });
+    await alice.fill('#text', 'darn');
+    await alice.press('#text', 'Enter');
+    await bob.locator('#messages li', { hasText: 'darn' }).waitFor({ timeout: 10000 });
+    assert.deepEqual([...alice.jsErrors, ...bob.jsErrors], []);
+  });
+});
