@@ -15,8 +15,9 @@ trap stop_dynamodb_local EXIT
 # scopes tables by key + region).
 export AWS_ACCESS_KEY_ID=wsfntest AWS_SECRET_ACCESS_KEY=wsfntest AWS_REGION=us-east-1
 # The Lambda binaries, for the tests that run them through the Runtime API
-# (wsfn-local --invoker runtime-api); the same build `cargo test` reuses.
-cargo build --quiet -p connect -p disconnect -p message -p publish -p fanout
+# (wsfn-local --invoker runtime-api), and the example hook Lambda wsfn-local
+# runs as the application's function; the same build `cargo test` reuses.
+cargo build --quiet -p connect -p disconnect -p message -p publish -p fanout -p app-hooks
 cargo test --workspace "$@"
 # The end-to-end tests on DynamoDB Local again, with every function run as
 # its real binary through the Lambda Runtime API (wsfn-local --invoker

@@ -151,14 +151,10 @@ impl InProcessInvoker {
         let mut functions = HashMap::new();
         let mut dev = false;
         for f in spec.functions.values() {
+            // The application's own functions (hooks) run as processes
+            // ([`app_functions`], [`Split`]).
             let Some(handler) = Function::from_binary(&f.binary) else {
-                return Err(SetupError {
-                    function: f.logical_id.clone(),
-                    reason: format!(
-                        "binary `{}` is not a wsfn function (connect, disconnect, message, publish, fanout)",
-                        f.binary
-                    ),
-                });
+                continue;
             };
             let (env, dev_secret) = function_env(f, process, management_endpoint);
             dev |= dev_secret;
@@ -255,5 +251,60 @@ impl Invoker for InProcessInvoker {
             }
             _ => to_json(self.invoke(function, event).await?),
         }
+    }
+}
+
+/// The template's functions that are not wsfn's: the application's own
+/// (a hook Lambda), run as processes through the Runtime API whatever the
+/// invoker mode.
+pub fn app_functions(spec: &ApiSpec) -> Vec<&FunctionSpec> {
+    spec.functions
+        .values()
+        .filter(|f| Function::from_binary(&f.binary).is_none())
+        .collect()
+}
+
+/// wsfn's functions in one invoker, the application's in another.
+pub struct Split {
+    /// wsfn's functions.
+    pub wsfn: Arc<dyn Invoker>,
+    /// The application's functions (logical ids) and their invoker.
+    pub app: (Vec<String>, Arc<dyn Invoker>),
+}
+
+impl std::fmt::Debug for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Split")
+            .field("app", &self.app.0)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Split {
+    fn pick(&self, function: &str) -> &Arc<dyn Invoker> {
+        if self.app.0.iter().any(|f| f == function) {
+            &self.app.1
+        } else {
+            &self.wsfn
+        }
+    }
+}
+
+#[async_trait]
+impl Invoker for Split {
+    async fn invoke(
+        &self,
+        function: &str,
+        event: serde_json::Value,
+    ) -> Result<ApiGatewayProxyResponse, InvokeError> {
+        self.pick(function).invoke(function, event).await
+    }
+
+    async fn invoke_json(
+        &self,
+        function: &str,
+        event: serde_json::Value,
+    ) -> Result<serde_json::Value, InvokeError> {
+        self.pick(function).invoke_json(function, event).await
     }
 }

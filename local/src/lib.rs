@@ -32,6 +32,7 @@ use crate::console::Console;
 use crate::gateway::{Gateway, GatewayOptions};
 use crate::invoker::{InProcessInvoker, Invoker, Shared};
 use crate::management::Faults;
+use crate::template::FunctionSpec;
 
 /// Everything `wsfn-local` can be told.
 #[derive(Debug, Clone)]
@@ -399,8 +400,70 @@ pub async fn start_with(
     )?;
     let tokens = token_issuer(&spec, &process, &management_endpoint);
     let mut runtime = None;
+    // A function process's environment: the template's and the process's
+    // values, then this gateway's endpoints and the credentials.
+    let creds = |k: &str| std::env::var(k).unwrap_or_else(|_| "wsfnlocal".into());
+    let process_env = |f: &FunctionSpec, table: Option<&String>, dynamo: Option<String>| {
+        let (env, _) = invoker::function_env(f, &process, &management_endpoint);
+        let mut env: HashMap<String, String> = env.into_iter().collect();
+        // Locally the secrets are in the environment, not in Secrets
+        // Manager (the binaries refuse both at once).
+        for (value, arn) in [
+            ("JWT_SECRET", "JWT_SECRET_ARN"),
+            ("HOOK_SECRET", "HOOK_SECRET_ARN"),
+        ] {
+            if env.get(value).is_some_and(|v| !v.is_empty()) {
+                env.remove(arn);
+            }
+        }
+        if let Some(table) = table {
+            env.insert("TABLE_NAME".into(), table.clone());
+        }
+        env.insert("AWS_REGION".into(), region.clone());
+        env.insert("AWS_DEFAULT_REGION".into(), region.clone());
+        env.insert("AWS_ACCESS_KEY_ID".into(), creds("AWS_ACCESS_KEY_ID"));
+        env.insert(
+            "AWS_SECRET_ACCESS_KEY".into(),
+            creds("AWS_SECRET_ACCESS_KEY"),
+        );
+        if let Some(endpoint) = dynamo {
+            env.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint);
+        }
+        env.insert("AWS_ENDPOINT_URL_LAMBDA".into(), format!("http://{addr}"));
+        env.insert(
+            "AWS_ENDPOINT_URL_EVENTBRIDGE".into(),
+            format!("http://{addr}"),
+        );
+        env
+    };
     let invoker: Arc<dyn Invoker> = match &opts.runtime_api {
-        None => Arc::new(invoker),
+        None if invoker::app_functions(&spec).is_empty() => Arc::new(invoker),
+        // The application's functions (hooks) run as processes.
+        None => {
+            let app: Vec<(FunctionSpec, HashMap<String, String>)> = invoker::app_functions(&spec)
+                .into_iter()
+                .map(|f| {
+                    (
+                        f.clone(),
+                        process_env(f, None, opts.dynamodb_endpoint.clone()),
+                    )
+                })
+                .collect();
+            let ids = app.iter().map(|(f, _)| f.logical_id.clone()).collect();
+            let r = runtime_api::RuntimeApiInvoker::start(
+                app,
+                runtime_api::default_binaries(),
+                4,
+                opts.quiet,
+                false,
+            )
+            .await
+            .map_err(StartError::RuntimeApi)?;
+            Arc::new(invoker::Split {
+                wsfn: Arc::new(invoker),
+                app: (ids, Arc::new(r)),
+            })
+        }
         Some(rt) => {
             let Some((_, table)) = &dynamo_table else {
                 return Err(StartError::RuntimeApi(
@@ -410,32 +473,11 @@ pub async fn start_with(
             };
             let endpoint =
                 functions_endpoint(opts.dynamodb_endpoint.as_deref().unwrap_or_default());
-            let creds = |k: &str| std::env::var(k).unwrap_or_else(|_| "wsfnlocal".into());
             let functions = spec
                 .functions
                 .values()
                 .map(|f| {
-                    let (env, _) = invoker::function_env(f, &process, &management_endpoint);
-                    let mut env: HashMap<String, String> = env.into_iter().collect();
-                    // Locally the secret is in the environment, not in
-                    // Secrets Manager (the binaries refuse both at once).
-                    if env.get("JWT_SECRET").is_some_and(|v| !v.is_empty()) {
-                        env.remove("JWT_SECRET_ARN");
-                    }
-                    env.insert("TABLE_NAME".into(), table.clone());
-                    env.insert("AWS_REGION".into(), region.clone());
-                    env.insert("AWS_DEFAULT_REGION".into(), region.clone());
-                    env.insert("AWS_ACCESS_KEY_ID".into(), creds("AWS_ACCESS_KEY_ID"));
-                    env.insert(
-                        "AWS_SECRET_ACCESS_KEY".into(),
-                        creds("AWS_SECRET_ACCESS_KEY"),
-                    );
-                    env.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.clone());
-                    env.insert("AWS_ENDPOINT_URL_LAMBDA".into(), format!("http://{addr}"));
-                    env.insert(
-                        "AWS_ENDPOINT_URL_EVENTBRIDGE".into(),
-                        format!("http://{addr}"),
-                    );
+                    let env = process_env(f, Some(table), Some(endpoint.clone()));
                     let mut f = f.clone();
                     if let Some(t) = rt.timeout {
                         f.timeout = t;
@@ -525,7 +567,10 @@ fn token_issuer(
     process: &dyn Fn(&str) -> Option<String>,
     management_endpoint: &str,
 ) -> Option<dev::TokenIssuer> {
-    let f = spec.functions.values().next()?;
+    // A function that verifies tokens (not the application's own).
+    let f = spec.functions.values().find(|f| {
+        wsfn::functions::Function::from_binary(&f.binary).is_some_and(|k| k.verifies_tokens())
+    })?;
     let (env, _) = invoker::function_env(f, process, management_endpoint);
     let get = |k: &str| env.get(k).filter(|v| !v.trim().is_empty()).cloned();
     if get("JWT_PUBLIC_KEY").is_some() || get("JWT_JWKS_URL").is_some() {
