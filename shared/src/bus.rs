@@ -117,6 +117,8 @@ pub(crate) fn emit(detail_type: &'static str, detail: impl FnOnce() -> Value) {
 
 /// Runs `work`, collecting the events it emits when `app` has a bus.
 pub(crate) async fn collect<F: Future>(app: &App, work: F) -> (F::Output, Vec<BusEvent>) {
+    // Boxed: a handler's whole future, kept off the caller's stack.
+    let work = Box::pin(work);
     if app.bus.is_none() {
         return (work.await, Vec::new());
     }

@@ -95,7 +95,10 @@ impl Hooks {
             m.extend(fields);
         }
         let bytes = serde_json::to_vec(&body).map_err(|e| HookFailure::Transport(e.to_string()))?;
-        let answer = tokio::time::timeout(self.timeout, self.transport.call(&hook.target, bytes))
+        // Boxed: the HTTP and SDK futures are large, and every action that
+        // may call a hook would carry them on its stack.
+        let call = Box::pin(self.transport.call(&hook.target, bytes));
+        let answer = tokio::time::timeout(self.timeout, call)
             .await
             .map_err(|_| HookFailure::Timeout(self.timeout))??;
         serde_json::from_slice(&answer)
