@@ -10,7 +10,8 @@ source scripts/dynamodb-local.sh
 start_dynamodb_local
 trap stop_dynamodb_local EXIT
 export AWS_ACCESS_KEY_ID=wsfnbench AWS_SECRET_ACCESS_KEY=wsfnbench AWS_REGION=us-east-1
-cargo build --release -q -p wsfn-bench
+# app-hooks: the example hook Lambda the hook benchmark runs (next to wsfn-bench).
+cargo build --release -q -p wsfn-bench -p app-hooks
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
 ./target/release/wsfn-bench "$@"
 ./target/release/wsfn-bench --dynamodb-endpoint "$WSFN_TEST_DYNAMODB_ENDPOINT" "$@"

@@ -1,7 +1,9 @@
 //! What a hook adds to a publish: sequential publishes (each waits for its
 //! ack) through wsfn-local without a hook, then with a `publish` hook on a
-//! loopback HTTP server that checks the signature and allows; p50/p99 of
-//! the ack time, and what the hook added.
+//! loopback HTTP server that checks the signature and allows, and (on
+//! DynamoDB Local) with the Rust example's hook Lambda run by wsfn-local
+//! through the Runtime API (it rewrites and stores each message); p50/p99
+//! of the ack time, and what the hook added.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,7 +92,7 @@ async fn publish_times(mut opts: Options, n: usize) -> Result<Vec<Duration>, Ben
     for i in 0..n + 20 {
         let started = Instant::now();
         client
-            .publish("room:bench", json!({"i": i}))
+            .publish("room:bench", json!({"text": format!("message {i}")}))
             .await
             .map_err(|e| fail("publish", e))?;
         if i >= 20 {
@@ -103,6 +105,76 @@ async fn publish_times(mut opts: Options, n: usize) -> Result<Vec<Duration>, Ben
     Ok(times)
 }
 
+/// `template.yaml` with the Rust hook example's function added (as a team
+/// adds it), written to a temporary file; its path.
+fn template_with_example(template: &str) -> Result<String, BenchError> {
+    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| fail(p, e));
+    let yaml =
+        |s: String| serde_yaml::from_str::<serde_yaml::Value>(&s).map_err(|e| fail("yaml", e));
+    let mut t = yaml(read(template)?)?;
+    let dir = std::path::Path::new(template)
+        .parent()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let dir = if dir.is_empty() { ".".to_string() } else { dir };
+    let snippet = yaml(read(&format!(
+        "{dir}/examples/hooks-rust/template-snippet.yaml"
+    ))?)?;
+    t["Resources"]["AppHooksFunction"] = snippet["Resources"]["AppHooksFunction"].clone();
+    let path =
+        std::env::temp_dir().join(format!("wsfn-bench-hooks-{:x}.yaml", rand::random::<u64>()));
+    let text = serde_yaml::to_string(&t).map_err(|e| fail("yaml", e))?;
+    std::fs::write(&path, text).map_err(|e| fail("template", e))?;
+    Ok(path.display().to_string())
+}
+
+/// With DynamoDB Local: the Rust example's hook Lambda (its binary, built
+/// next to this one, run through the Runtime API), its table created here.
+async fn lambda_hook(base: &Options, n: usize) -> Result<Vec<Duration>, BenchError> {
+    let Some(endpoint) = &base.dynamodb_endpoint else {
+        return Err(BenchError(
+            "the Lambda hook row needs DynamoDB Local".into(),
+        ));
+    };
+    let sdk = wsfn::aws_config::defaults(wsfn::aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let db = wsfn::store::dynamo_client(&sdk, Some(endpoint));
+    let table = format!("app-bench-{:x}", rand::random::<u32>());
+    wsfn::store::create_table(&db, &table)
+        .await
+        .map_err(|e| fail("app table", e))?;
+    let mut o = base.clone();
+    o.template = template_with_example(&base.template)?;
+    let hooks = json!({"publish": {"target": "AppHooksFunction", "channels": ["room:*"]}});
+    o.environment.insert("HOOKS".into(), hooks.to_string());
+    o.environment.insert("APP_TABLE".into(), table.clone());
+    let times = publish_times(o.clone(), n).await;
+    let _ = std::fs::remove_file(&o.template);
+    let times = times?;
+    // Every publish passed the Lambda: it stored each message it allowed.
+    let stored = db
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            wsfn::aws_sdk_dynamodb::types::AttributeValue::S("msgs#room:bench".into()),
+        )
+        .select(wsfn::aws_sdk_dynamodb::types::Select::Count)
+        .send()
+        .await
+        .map_err(|e| fail("app table", e))?
+        .count() as usize;
+    if stored != n + 20 {
+        return Err(BenchError(format!(
+            "the Lambda hook stored {stored} of {} publishes",
+            n + 20
+        )));
+    }
+    Ok(times)
+}
+
 /// Both configurations on `base` (embedded store or DynamoDB Local).
 pub async fn hook_latency(base: &Options, n: usize) -> Result<Vec<HookRow>, BenchError> {
     let row = |hook, times: &[Duration], hook_calls| HookRow {
@@ -112,6 +184,9 @@ pub async fn hook_latency(base: &Options, n: usize) -> Result<Vec<HookRow>, Benc
         p99_ms: percentile(times, 0.99),
         hook_calls,
     };
+    // A first run warms the store (DynamoDB Local's JVM) and is dropped, so
+    // the configurations compare on equal terms.
+    publish_times(base.clone(), n.min(200)).await?;
     let plain = publish_times(base.clone(), n).await?;
     let (url, calls) = hook_server().await?;
     let mut hooked = base.clone();
@@ -128,8 +203,13 @@ pub async fn hook_latency(base: &Options, n: usize) -> Result<Vec<HookRow>, Benc
             n + 20
         )));
     }
-    Ok(vec![
+    let mut rows = vec![
         row("none", &plain, 0),
         row("HTTP, loopback", &with_hook, answered),
-    ])
+    ];
+    if base.dynamodb_endpoint.is_some() {
+        let lambda = lambda_hook(base, n).await?;
+        rows.push(row("Lambda (Runtime API process)", &lambda, n + 20));
+    }
+    Ok(rows)
 }

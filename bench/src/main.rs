@@ -85,12 +85,15 @@ async fn hooks(args: HooksArgs) -> ExitCode {
                     r.hook, r.n, r.p50_ms, r.p99_ms, r.hook_calls
                 );
             }
-            if let [plain, hooked] = rows.as_slice() {
-                println!(
-                    "\nadded by the hook: p50 {:.2} ms, p99 {:.2} ms",
-                    hooked.p50_ms - plain.p50_ms,
-                    hooked.p99_ms - plain.p99_ms
-                );
+            if let Some((plain, hooked)) = rows.split_first() {
+                for h in hooked {
+                    println!(
+                        "\nadded by the {} hook: p50 {:.2} ms, p99 {:.2} ms",
+                        h.hook,
+                        h.p50_ms - plain.p50_ms,
+                        h.p99_ms - plain.p99_ms
+                    );
+                }
             }
             ExitCode::SUCCESS
         }

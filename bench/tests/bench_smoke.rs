@@ -144,3 +144,14 @@ async fn hooks_smoke_embedded() {
     assert_eq!((rows[0].hook_calls, rows[1].hook_calls), (0, 40));
     assert!(rows.iter().all(|r| r.n == 20 && r.p50_ms > 0.0));
 }
+
+/// On DynamoDB Local the Lambda hook row runs too: the example's binary
+/// through the Runtime API, every publish stored by it.
+#[tokio::test]
+async fn hooks_smoke_dynamodb_local() {
+    let rows = wsfn_bench::hooks::hook_latency(&support::dynamodb_opts(), 10)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[2].n, 10);
+}
