@@ -481,7 +481,12 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let child = match cli.child {
         Some(Child::Big(args)) => return big(args).await,
-        Some(Child::Hooks(args)) => return hooks(args).await,
+        Some(Child::Hooks(mut args)) => {
+            // `scripts/bench.sh hooks …` passes the endpoint before the
+            // subcommand on its DynamoDB Local run.
+            args.dynamodb_endpoint = args.dynamodb_endpoint.or(cli.args.dynamodb_endpoint);
+            return hooks(args).await;
+        }
         Some(Child::PushCpu(args)) => return push_cpu(args).await,
         Some(Child::Functions(args)) => return functions(args).await,
         Some(Child::Soak(args)) => return wsfn_bench::soak_cli::run(args).await,
