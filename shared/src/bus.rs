@@ -134,14 +134,20 @@ pub(crate) async fn collect<F: Future>(app: &App, work: F) -> (F::Output, Vec<Bu
 /// How long an invocation spends sending its events at most.
 const SEND_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Time kept free before the invocation's deadline.
+const DEADLINE_MARGIN_MS: u64 = 500;
+
 /// Sends `events` in batches, retrying failed entries, within
-/// [`SEND_BUDGET`]; one metrics line (`EventsSent`, `EventsFailed`) for
+/// [`SEND_BUDGET`] and before the invocation's deadline (`deadline_ms`,
+/// when known: what does not fit is counted failed and logged, never left
+/// to the timeout); one metrics line (`EventsSent`, `EventsFailed`) for
 /// `function`. Never fails.
 pub(crate) async fn send(
     app: &App,
     events: Vec<BusEvent>,
     function: &'static str,
     request_id: Option<&str>,
+    deadline_ms: Option<u64>,
 ) {
     let Some(sink) = app.bus.as_deref() else {
         return;
@@ -157,8 +163,15 @@ pub(crate) async fn send(
             sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         }
     };
-    if tokio::time::timeout(SEND_BUDGET, work).await.is_err() {
-        tracing::error!(budget = ?SEND_BUDGET, "sending events to EVENT_BUS ran out of time");
+    let budget = match deadline_ms {
+        Some(d) => SEND_BUDGET.min(std::time::Duration::from_millis(
+            d.saturating_sub(crate::time::now_millis())
+                .saturating_sub(DEADLINE_MARGIN_MS),
+        )),
+        None => SEND_BUDGET,
+    };
+    if tokio::time::timeout(budget, work).await.is_err() {
+        tracing::error!(?budget, "sending events to EVENT_BUS ran out of time");
     }
     let sent = sent.into_inner();
     let mut metrics: Metrics = app.metrics(function);

@@ -85,7 +85,7 @@ pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
     let rid = event.request_context.request_id.clone();
     let (result, events) = bus::collect(app, handshake(event, app)).await;
     // Before the answer (a function cannot act after it), bounded.
-    bus::send(app, events, "connect", rid.as_deref()).await;
+    bus::send(app, events, "connect", rid.as_deref(), None).await;
     let name = match &result {
         Ok((_, outcome)) => outcome.metric(),
         Err(_) => "ConnectFailed",

@@ -16,7 +16,7 @@ pub async fn disconnect(
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let rid = event.request_context.request_id.clone();
     let (result, events) = bus::collect(app, cleanup(&event, app)).await;
-    bus::send(app, events, "disconnect", rid.as_deref()).await;
+    bus::send(app, events, "disconnect", rid.as_deref(), None).await;
     result
 }
 

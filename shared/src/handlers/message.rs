@@ -48,7 +48,7 @@ pub async fn message_within(
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let rid = event.request_context.request_id.clone();
     let (result, events) = bus::collect(app, frame(event, app, deadline_ms)).await;
-    bus::send(app, events, "message", rid.as_deref()).await;
+    bus::send(app, events, "message", rid.as_deref(), deadline_ms).await;
     result
 }
 

@@ -67,7 +67,14 @@ pub async fn backend(
     invocation: Invocation<'_>,
 ) -> Result<Value, HandlerError> {
     let (result, events) = crate::bus::collect(app, serve(request, app, invocation)).await;
-    crate::bus::send(app, events, "publish", invocation.request_id).await;
+    crate::bus::send(
+        app,
+        events,
+        "publish",
+        invocation.request_id,
+        invocation.deadline_ms,
+    )
+    .await;
     result
 }
 
