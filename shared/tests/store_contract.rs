@@ -751,6 +751,14 @@ async fn rate_limit_is_exact(b: Backend) {
     for id in ["r2=", "r3="] {
         s.remove_connection(id).await.unwrap();
     }
+    // A second cleanup of a removed connection (a 410 racing its
+    // `$disconnect`) does not bring its user's set back.
+    s.forget_user_connection("alice", "r1=").await.unwrap();
+    assert_eq!(
+        b.leftovers("user#alice").await,
+        0,
+        "the user's set came back"
+    );
 }
 
 /// Member sets (presence events): the first connection in and the last

@@ -8,7 +8,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
+};
 
 use super::{backend, build, DynamoStore, Tx};
 use crate::auth::Principal;
@@ -45,13 +48,31 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_key(Some(k.clone()))
             .update_expression("DELETE #ids :id")
+            // Only where the id is: an UpdateItem would otherwise create the
+            // item (without a TTL) when a concurrent cleanup of the same
+            // connection (a 410 and its `$disconnect`) already deleted it.
+            .condition_expression("contains(#ids, :one)")
             .expression_attribute_names("#ids", attr::IDS)
             .expression_attribute_values(":id", AttributeValue::Ss(vec![id.to_string()]))
+            .expression_attribute_values(":one", AttributeValue::S(id.to_string()))
             .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
-            .await
-            .map_err(|e| backend("UpdateItem", e))?;
-        if r.attributes().is_none_or(|a| !a.contains_key(attr::IDS)) {
+            .await;
+        let emptied = match r {
+            Ok(r) => r.attributes().is_none_or(|a| !a.contains_key(attr::IDS)),
+            Err(e) => match e.as_service_error() {
+                // Not in the set: nothing to release — unless the set is
+                // already empty (a retried call whose first attempt took
+                // effect), when the item still has to go.
+                Some(UpdateItemError::ConditionalCheckFailedException(ccf)) => match ccf.item() {
+                    Some(old) => !old.contains_key(attr::IDS),
+                    None => return Ok(()),
+                },
+                _ => return Err(backend("UpdateItem", e)),
+            },
+        };
+        if emptied {
             let gone = self
                 .client
                 .delete_item()
