@@ -48,13 +48,12 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_key(Some(k.clone()))
             .update_expression("DELETE #ids :id")
-            // Only where the id is: an UpdateItem would otherwise create the
-            // item (without a TTL) when a concurrent cleanup of the same
+            // Only on a set that exists: an UpdateItem would otherwise create
+            // the item (without a TTL) when a concurrent cleanup of the same
             // connection (a 410 and its `$disconnect`) already deleted it.
-            .condition_expression("contains(#ids, :one)")
+            .condition_expression("attribute_exists(#ids)")
             .expression_attribute_names("#ids", attr::IDS)
             .expression_attribute_values(":id", AttributeValue::Ss(vec![id.to_string()]))
-            .expression_attribute_values(":one", AttributeValue::S(id.to_string()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -62,9 +61,9 @@ impl DynamoStore {
         let emptied = match r {
             Ok(r) => r.attributes().is_none_or(|a| !a.contains_key(attr::IDS)),
             Err(e) => match e.as_service_error() {
-                // Not in the set: nothing to release — unless the set is
-                // already empty (a retried call whose first attempt took
-                // effect), when the item still has to go.
+                // No set: nothing to release — unless the item is still there
+                // without one (a retried call whose first attempt emptied
+                // it), when the item still has to go.
                 Some(UpdateItemError::ConditionalCheckFailedException(ccf)) => match ccf.item() {
                     Some(old) => !old.contains_key(attr::IDS),
                     None => return Ok(()),
