@@ -130,7 +130,7 @@ pub async fn put_events(
             "detail-type": kind,
             "source": source,
             "account": "000000000000",
-            "time": rfc3339(wsfn::time::now_millis() / 1000),
+            "time": wsfn::time::format_iso_secs(wsfn::time::now_millis()),
             "region": api.region,
             "resources": [],
             "detail": detail,
@@ -158,35 +158,14 @@ pub async fn put_events(
     r
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for unix seconds (civil-from-days, H. Hinnant).
-fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use wsfn::time::format_iso_secs;
 
     #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_796_630_400), "2026-12-07T08:00:00Z");
+    fn event_times() {
+        assert_eq!(format_iso_secs(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_iso_secs(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(format_iso_secs(1_796_630_400_999), "2026-12-07T08:00:00Z");
     }
 }

@@ -69,6 +69,13 @@ pub fn format_iso(ms: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
 }
 
+/// ISO 8601 to the second (`2026-11-28T02:50:09Z`), as EventBridge's
+/// `time` field.
+pub fn format_iso_secs(ms: u64) -> String {
+    let (y, m, d, h, mi, s, _) = civil(ms);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
 #[cfg(all(test, feature = "testkit"))]
 mod tests {
     #[test]
