@@ -201,17 +201,17 @@ impl Invoker for InProcessInvoker {
             .functions
             .get(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
-        let deadline = deadline_ms(*timeout);
         let event: WsEvent =
             serde_json::from_value(event).map_err(|e| InvokeError::BadEvent(e.to_string()))?;
         // The function's log lines carry the invocation's fields, as on Lambda.
         let rid = event.request_context.request_id.clone().unwrap_or_default();
         let span = wsfn::logging::span_for(&rid, None, &event);
+        let invocation = handlers::Invocation::new(&rid, deadline_ms(*timeout));
         let run = async {
             match handler {
-                Function::Connect => Ok(handlers::connect(event, app).await),
-                Function::Disconnect => Ok(handlers::disconnect(event, app).await),
-                Function::Message => Ok(handlers::message_within(event, app, Some(deadline)).await),
+                Function::Connect => Ok(handlers::connect(event, app, &invocation).await),
+                Function::Disconnect => Ok(handlers::disconnect(event, app, &invocation).await),
+                Function::Message => Ok(handlers::message(event, app, &invocation).await),
                 Function::Publish | Function::Fanout => Err(InvokeError::BadEvent(format!(
                     "{function} is not a WebSocket route function"
                 ))),
@@ -231,22 +231,19 @@ impl Invoker for InProcessInvoker {
             .get(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
         let rid = crate::ids::request_id();
-        let invocation = handlers::Invocation {
-            request_id: Some(&rid),
-            deadline_ms: Some(deadline_ms(*timeout)),
-        };
+        let invocation = handlers::Invocation::new(&rid, deadline_ms(*timeout));
         let bad = |e: serde_json::Error| InvokeError::BadEvent(e.to_string());
         let failed = |e: wsfn::HandlerError| InvokeError::Function(e.to_string());
         match handler {
             Function::Publish => {
                 let span = wsfn::logging::invocation_span(&rid, None, None, Some("publish"));
-                let work = handlers::backend(event, app, invocation);
+                let work = handlers::backend(event, app, &invocation);
                 to_json(wsfn::logging::within(span, work).await.map_err(failed)?)
             }
             Function::Fanout => {
                 let task: FanoutTask = serde_json::from_value(event).map_err(bad)?;
                 let span = wsfn::logging::invocation_span(&rid, None, None, Some("fanout"));
-                let work = handlers::fanout(task, app, invocation);
+                let work = handlers::fanout(task, app, &invocation);
                 to_json(wsfn::logging::within(span, work).await.map_err(failed)?)
             }
             _ => to_json(self.invoke(function, event).await?),

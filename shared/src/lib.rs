@@ -25,6 +25,8 @@ pub mod handlers;
 pub mod hooks;
 mod http;
 pub mod instance_cache;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod logging;
 pub mod metrics;
 pub mod protocol;

@@ -160,8 +160,8 @@ async fn cost_per_action() {
         "publish ephemeral, 3 subscribers, again within a second",
         &h,
     );
-    let server =
-        |request: serde_json::Value| wsfn::handlers::backend(request, &h.app, Default::default());
+    let none = wsfn::handlers::Invocation::default();
+    let server = |request: serde_json::Value| wsfn::handlers::backend(request, &h.app, &none);
     server(json!({"history": {"channel": "room:a", "limit": 10}}))
         .await
         .unwrap();
@@ -405,7 +405,7 @@ async fn a_big_channel_is_split_into_shards() {
     while let Some(task) = queue.pop() {
         runs += 1;
         assert!(runs < 100, "shards keep splitting");
-        wsfn::handlers::fanout(task, &h.app, Default::default())
+        wsfn::handlers::fanout(task, &h.app, &Default::default())
             .await
             .unwrap();
         queue.extend(shards.take());

@@ -77,7 +77,7 @@ async fn a_scripted_session_emits_the_expected_metrics() {
     wsfn::handlers::publish_api(
         serde_json::from_value(batch).unwrap(),
         &h.app,
-        wsfn::handlers::Invocation {
+        &wsfn::handlers::Invocation {
             request_id: Some("lambda-req"),
             deadline_ms: None,
         },

@@ -166,7 +166,7 @@ async fn every_function_calls_exactly_what_its_iam_table_grants() {
         {"channel": "room:a", "data": 1, "id": "s1"},
         {"channel": "room:big", "data": 2},
     ]});
-    let answer = handlers::backend(request, &h.app, Invocation::default())
+    let answer = handlers::backend(request, &h.app, &Invocation::default())
         .await
         .unwrap();
     // Every operation of the server API (a gone connection among them).
@@ -180,7 +180,7 @@ async fn every_function_calls_exactly_what_its_iam_table_grants() {
         json!({"disconnect": {"connection": srv[2]}}),
         json!({"revoke": {"user": "srv1"}}),
     ] {
-        let a = handlers::backend(op.clone(), &h.app, Invocation::default())
+        let a = handlers::backend(op.clone(), &h.app, &Invocation::default())
             .await
             .unwrap();
         assert!(a.get("error").is_none(), "{op}: {a}");
@@ -213,7 +213,7 @@ async fn every_function_calls_exactly_what_its_iam_table_grants() {
     while let Some(task) = queue.pop() {
         runs += 1;
         assert!(runs < 100, "shards keep splitting");
-        handlers::fanout(task, &h.app, Invocation::default())
+        handlers::fanout(task, &h.app, &Invocation::default())
             .await
             .unwrap();
         let more = dispatcher.take();

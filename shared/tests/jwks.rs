@@ -268,7 +268,9 @@ async fn a_handshake_answers_503_when_keys_are_unavailable() {
         wsfn::time::now_millis(),
     ));
     let started = Instant::now();
-    let r = wsfn::handlers::connect(ev, &app).await.unwrap();
+    let r = wsfn::handlers::connect(ev, &app, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(r.status_code, 503);
     assert!(started.elapsed() < Duration::from_millis(2600));
 }

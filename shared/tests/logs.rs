@@ -46,9 +46,12 @@ async fn log_lines_follow_lambda_conventions_and_never_carry_tokens() {
             wsfn::time::now_millis(),
         ));
         let span = wsfn::logging::span_for("lambda-req-1", Some("Root=1-abc-def"), &ev);
-        let r = wsfn::logging::within(span, wsfn::handlers::connect(ev, &h.app))
-            .await
-            .unwrap();
+        let r = wsfn::logging::within(
+            span,
+            wsfn::handlers::connect(ev, &h.app, &Default::default()),
+        )
+        .await
+        .unwrap();
         assert!(r.status_code == 401 || r.status_code == 200);
     }
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();

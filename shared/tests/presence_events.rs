@@ -248,7 +248,8 @@ async fn server_subscriptions_announce(b: Backend) {
     observer(&h, "room:s").await;
     h.connect("s1=", &token("sam", None)).await;
     h.connect("s2=", &token("sam", None)).await;
-    let call = |r: Value| wsfn::handlers::backend(r, &h.app, Default::default());
+    let none = wsfn::handlers::Invocation::default();
+    let call = |r: Value| wsfn::handlers::backend(r, &h.app, &none);
     call(json!({"subscribe": {"user": "sam", "channel": "room:s"}}))
         .await
         .unwrap();

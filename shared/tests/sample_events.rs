@@ -92,7 +92,7 @@ async fn every_sample_event_has_its_outcome(b: Backend) {
             let path = format!("{dir}/{name}");
             let req: handlers::PublishRequest =
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            let r = handlers::publish_api(req, &h.app, handlers::Invocation::default())
+            let r = handlers::publish_api(req, &h.app, &handlers::Invocation::default())
                 .await
                 .unwrap();
             let wire = serde_json::to_value(&r).unwrap();
@@ -115,7 +115,7 @@ async fn every_sample_event_has_its_outcome(b: Backend) {
             let path = format!("{dir}/{name}");
             let request: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            let r = handlers::backend(request, &h.app, handlers::Invocation::default())
+            let r = handlers::backend(request, &h.app, &handlers::Invocation::default())
                 .await
                 .unwrap();
             let ok = match op {
@@ -139,7 +139,7 @@ async fn every_sample_event_has_its_outcome(b: Backend) {
             let task: wsfn::dispatch::FanoutTask =
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             assert!(task.range.contains(CONNECTION), "{name}: range");
-            let r = handlers::fanout(task, &h.app, handlers::Invocation::default())
+            let r = handlers::fanout(task, &h.app, &handlers::Invocation::default())
                 .await
                 .unwrap();
             assert_eq!(r.delivered, 1, "{name}: {r:?}");
@@ -154,7 +154,9 @@ async fn every_sample_event_has_its_outcome(b: Backend) {
         let route = event.request_context.route_key.clone().unwrap_or_default();
         match (route.as_str(), expectation(name)) {
             ("$connect", Expect::Status(status, proto)) => {
-                let r = handlers::connect(event, &h.app).await.unwrap();
+                let r = handlers::connect(event, &h.app, &Default::default())
+                    .await
+                    .unwrap();
                 assert_eq!(r.status_code, status, "{name}");
                 let got = r
                     .headers
@@ -163,7 +165,9 @@ async fn every_sample_event_has_its_outcome(b: Backend) {
                 assert_eq!(got.as_deref(), proto, "{name}");
             }
             ("$disconnect", Expect::Status(status, _)) => {
-                let r = handlers::disconnect(event, &h.app).await.unwrap();
+                let r = handlers::disconnect(event, &h.app, &Default::default())
+                    .await
+                    .unwrap();
                 assert_eq!(r.status_code, status, "{name}");
                 assert_eq!(
                     h.backend.leftovers(CONNECTION).await,
@@ -172,7 +176,9 @@ async fn every_sample_event_has_its_outcome(b: Backend) {
                 );
             }
             ("$default", Expect::Reply(kind, code)) => {
-                let r = handlers::message(event, &h.app).await.unwrap();
+                let r = handlers::message(event, &h.app, &Default::default())
+                    .await
+                    .unwrap();
                 assert_eq!(r.status_code, 200, "{name}");
                 let frames = h.pusher.take(CONNECTION);
                 let first = frames.first().unwrap_or_else(|| panic!("{name}: no reply"));

@@ -40,7 +40,7 @@ async fn call(h: &Harness, request: Value) -> Value {
     backend(
         request,
         &h.app,
-        Invocation {
+        &Invocation {
             request_id: Some("rid-1"),
             deadline_ms: None,
         },

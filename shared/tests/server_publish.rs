@@ -12,7 +12,7 @@ use wsfn::protocol::ErrorCode;
 
 async fn publish(h: &Harness, body: Value) -> Vec<PublishResult> {
     let req: PublishRequest = serde_json::from_value(body).unwrap();
-    publish_api(req, &h.app, Invocation::default())
+    publish_api(req, &h.app, &Invocation::default())
         .await
         .unwrap()
         .results

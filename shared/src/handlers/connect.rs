@@ -12,7 +12,7 @@ use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::http::HeaderValue;
 
 use super::deliver::{announce_leaves, deliver};
-use super::{response, WsEvent};
+use super::{response, Invocation, WsEvent};
 use crate::actions::members;
 use crate::app::App;
 use crate::auth::{header, AuthError, Granted, HandshakeToken, Principal, SUBPROTOCOL};
@@ -77,7 +77,11 @@ impl Outcome {
 
 /// Handles `$connect`. A non-2xx status rejects the WebSocket handshake.
 /// Emits one EMF line: the outcome (Connected, or Rejected by reason).
-pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, HandlerError> {
+pub async fn connect(
+    event: WsEvent,
+    app: &App,
+    invocation: &Invocation<'_>,
+) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let mut metrics = app.metrics("connect");
     if let Some(rid) = event.request_context.request_id.as_deref() {
         metrics.property("requestId", rid);
@@ -85,7 +89,14 @@ pub async fn connect(event: WsEvent, app: &App) -> Result<ApiGatewayProxyRespons
     let rid = event.request_context.request_id.clone();
     let (result, events) = bus::collect(app, handshake(event, app)).await;
     // Before the answer (a function cannot act after it), bounded.
-    bus::send(app, events, "connect", rid.as_deref(), None).await;
+    bus::send(
+        app,
+        events,
+        "connect",
+        rid.as_deref(),
+        invocation.deadline_ms,
+    )
+    .await;
     let name = match &result {
         Ok((_, outcome)) => outcome.metric(),
         Err(_) => "ConnectFailed",

@@ -4,7 +4,7 @@
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 
 use super::deliver::announce_leaves;
-use super::{response, WsEvent};
+use super::{response, Invocation, WsEvent};
 use crate::app::App;
 use crate::bus;
 use crate::error::HandlerError;
@@ -13,10 +13,18 @@ use crate::error::HandlerError;
 pub async fn disconnect(
     event: WsEvent,
     app: &App,
+    invocation: &Invocation<'_>,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let rid = event.request_context.request_id.clone();
     let (result, events) = bus::collect(app, cleanup(&event, app)).await;
-    bus::send(app, events, "disconnect", rid.as_deref(), None).await;
+    bus::send(
+        app,
+        events,
+        "disconnect",
+        rid.as_deref(),
+        invocation.deadline_ms,
+    )
+    .await;
     result
 }
 

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::deliver::{log, record};
-use super::publish::Invocation;
+use super::Invocation;
 use crate::app::App;
 use crate::channel::ChannelName;
 use crate::dispatch::FanoutTask;
@@ -35,7 +35,7 @@ pub struct ShardReport {
 pub async fn fanout(
     task: FanoutTask,
     app: &App,
-    invocation: Invocation<'_>,
+    invocation: &Invocation<'_>,
 ) -> Result<ShardReport, HandlerError> {
     let started = std::time::Instant::now();
     let channel = ChannelName::parse(&task.channel)
@@ -44,7 +44,7 @@ pub async fn fanout(
         .pusher_for(None, None)
         .ok_or_else(|| HandlerError::BadEvent("MANAGEMENT_ENDPOINT is not set".into()))?;
     let mut opts = app.fanout_options();
-    opts.stop_at = super::message::stop_at(invocation.deadline_ms);
+    opts.stop_at = invocation.stop_at();
     opts.skip = task.skip.clone();
     let scope = Scope {
         range: task.range.clone(),

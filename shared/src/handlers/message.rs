@@ -8,7 +8,7 @@ use std::time::Instant;
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 
 use super::deliver::{announce_leaves, deliver, record};
-use super::{response, WsEvent};
+use super::{response, Invocation, WsEvent};
 use crate::actions::{dispatch, Ctx, Reply};
 use crate::app::App;
 use crate::bus;
@@ -20,44 +20,32 @@ use crate::push::{PushError, Pusher};
 use crate::store::{Admit, Gcra};
 use crate::time::{now_micros, now_millis};
 
-/// Pushes stop this long before the invocation's deadline, leaving time to
-/// log what was not delivered and flush the metrics.
-const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_millis(2000);
-
-/// When pushes must stop for an invocation with this deadline.
-pub(super) fn stop_at(deadline_ms: Option<u64>) -> Option<tokio::time::Instant> {
-    deadline_ms.map(|d| {
-        let left = d.saturating_sub(now_millis());
-        tokio::time::Instant::now()
-            + std::time::Duration::from_millis(left).saturating_sub(DEADLINE_MARGIN)
-    })
-}
-
-/// Handles one client frame, with no deadline (local gateway, tests).
-pub async fn message(event: WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, HandlerError> {
-    message_within(event, app, None).await
-}
-
-/// Handles one client frame; `deadline_ms` (the Lambda context's deadline,
-/// ms since the Unix epoch) stops new pushes in time. The events it causes
-/// (`EVENT_BUS`) go out after the replies and the fan-out.
-pub async fn message_within(
+/// Handles one client frame; the invocation's deadline stops new pushes
+/// in time. The events it causes (`EVENT_BUS`) go out after the replies and
+/// the fan-out.
+pub async fn message(
     event: WsEvent,
     app: &App,
-    deadline_ms: Option<u64>,
+    invocation: &Invocation<'_>,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let rid = event.request_context.request_id.clone();
-    let (result, events) = bus::collect(app, frame(event, app, deadline_ms)).await;
-    bus::send(app, events, "message", rid.as_deref(), deadline_ms).await;
+    let (result, events) = bus::collect(app, frame(event, app, invocation.stop_at())).await;
+    bus::send(
+        app,
+        events,
+        "message",
+        rid.as_deref(),
+        invocation.deadline_ms,
+    )
+    .await;
     result
 }
 
 async fn frame(
     event: WsEvent,
     app: &App,
-    deadline_ms: Option<u64>,
+    stop_at: Option<tokio::time::Instant>,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
-    let stop_at = stop_at(deadline_ms);
     let started = Instant::now();
     let ctx = &event.request_context;
     let Some(connection_id) = ctx.connection_id.as_deref() else {

@@ -6,17 +6,20 @@ mod connect;
 mod deliver;
 mod disconnect;
 mod fanout;
+mod invocation;
 mod message;
 mod publish;
 mod server;
 
+pub use crate::dispatch::FanoutTask;
 pub use connect::connect;
 pub use disconnect::disconnect;
 pub use fanout::{fanout, ShardReport};
-pub use message::{message, message_within};
+pub use invocation::Invocation;
+pub use message::message;
 pub use publish::{
-    publish_api, Invocation, PublishError, PublishRequest, PublishResponse, PublishResult,
-    MAX_BATCH, SERVER_FROM,
+    publish_api, PublishError, PublishRequest, PublishResponse, PublishResult, MAX_BATCH,
+    SERVER_FROM,
 };
 pub use server::{backend, MAX_REASON_CHARS, OPS, REVOKED_CODE, REVOKED_REASON};
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::deliver::{deliver, record};
+use super::Invocation;
 use crate::actions::publish::append;
 use crate::app::App;
 use crate::channel::ChannelName;
@@ -124,21 +125,11 @@ fn failed(e: &ActionError) -> PublishResult {
     }
 }
 
-/// What the server publish knows of its Lambda invocation.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Invocation<'a> {
-    /// The Lambda request id (a property of the metrics line).
-    pub request_id: Option<&'a str>,
-    /// The invocation's deadline, ms since the Unix epoch: no push starts
-    /// in its last 2 s.
-    pub deadline_ms: Option<u64>,
-}
-
 /// Publishes the request's messages in order and fans each new one out.
 pub async fn publish_api(
     request: PublishRequest,
     app: &App,
-    invocation: Invocation<'_>,
+    invocation: &Invocation<'_>,
 ) -> Result<PublishResponse, HandlerError> {
     let messages = match request {
         PublishRequest::Batch { messages } => messages,
@@ -154,7 +145,7 @@ pub async fn publish_api(
     if pusher.is_none() {
         tracing::error!("MANAGEMENT_ENDPOINT is not set: messages are stored but nobody is pushed");
     }
-    let stop_at = super::message::stop_at(invocation.deadline_ms);
+    let stop_at = invocation.stop_at();
     let mut metrics = app.metrics("publish");
     if let Some(rid) = invocation.request_id {
         metrics.property("requestId", rid);

@@ -211,7 +211,7 @@ impl Harness {
             &self.rid(),
             wsfn::time::now_millis(),
         ));
-        let r = handlers::connect(ev, &self.app)
+        let r = handlers::connect(ev, &self.app, &Default::default())
             .await
             .expect("connect handler");
         let proto = r
@@ -239,7 +239,7 @@ impl Harness {
             &self.rid(),
             wsfn::time::now_millis(),
         ));
-        handlers::connect(ev, &self.app)
+        handlers::connect(ev, &self.app, &Default::default())
             .await
             .expect("connect handler")
             .status_code
@@ -262,7 +262,7 @@ impl Harness {
             &self.rid(),
             wsfn::time::now_millis(),
         ));
-        let r = handlers::disconnect(ev, &self.app)
+        let r = handlers::disconnect(ev, &self.app, &Default::default())
             .await
             .expect("disconnect handler");
         assert_eq!(r.status_code, 200);
@@ -279,7 +279,7 @@ impl Harness {
             &self.rid(),
             wsfn::time::now_millis(),
         ));
-        let r = handlers::message(ev, &self.app)
+        let r = handlers::message(ev, &self.app, &Default::default())
             .await
             .expect("message handler");
         assert_eq!(r.status_code, 200);

@@ -14,7 +14,8 @@ pub use request::{MAX_REASON_CHARS, OPS};
 
 use self::ops::Ops;
 use self::request::{Op, Target};
-use super::publish::{publish_api, Invocation, PublishRequest};
+use super::publish::{publish_api, PublishRequest};
+use super::Invocation;
 use crate::actions::{history::history_frame, presence::presence_frame};
 use crate::app::App;
 use crate::error::{ActionError, HandlerError};
@@ -64,7 +65,7 @@ fn operation(request: &Value) -> Result<Option<(&str, &Value)>, ActionError> {
 pub async fn backend(
     request: Value,
     app: &App,
-    invocation: Invocation<'_>,
+    invocation: &Invocation<'_>,
 ) -> Result<Value, HandlerError> {
     let (result, events) = crate::bus::collect(app, serve(request, app, invocation)).await;
     crate::bus::send(
@@ -81,7 +82,7 @@ pub async fn backend(
 async fn serve(
     request: Value,
     app: &App,
-    invocation: Invocation<'_>,
+    invocation: &Invocation<'_>,
 ) -> Result<Value, HandlerError> {
     let rid = invocation.request_id;
     let (name, body) = match operation(&request) {
@@ -120,7 +121,7 @@ fn frame_json(frame: ServerFrame) -> Value {
 fn reach<'a>(
     app: &'a App,
     pusher: &'a Option<std::sync::Arc<dyn crate::push::Pusher>>,
-    invocation: Invocation<'_>,
+    invocation: &Invocation<'_>,
 ) -> Result<Ops<'a>, ActionError> {
     let pusher = pusher.as_deref().ok_or_else(|| {
         ActionError::Push(crate::push::PushError::Failed(
@@ -130,11 +131,11 @@ fn reach<'a>(
     Ok(Ops {
         app,
         pusher,
-        stop_at: super::message::stop_at(invocation.deadline_ms),
+        stop_at: invocation.stop_at(),
     })
 }
 
-async fn run(op: Op, app: &App, invocation: Invocation<'_>) -> Result<Value, ActionError> {
+async fn run(op: Op, app: &App, invocation: &Invocation<'_>) -> Result<Value, ActionError> {
     let pusher = app.pusher_for(None, None);
     match op {
         Op::Presence { channel, cursor } => Ok(frame_json(

@@ -1,0 +1,81 @@
+//! The Lambda binaries' one entry point: logging, the function's [`App`]
+//! from the environment (cold start), then every invocation through its
+//! handler with the runtime's request id and deadline, inside a span that
+//! carries them (and the connection and route, for WebSocket events).
+//! Handler errors become the runtime's `Diagnostic` with wsfn's error type.
+
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::app::App;
+use crate::error::HandlerError;
+use crate::functions::Function;
+use crate::handlers::{FanoutTask, Invocation, WsEvent};
+
+/// The error `main` returns: a cold-start failure or the runtime's own.
+pub use lambda_runtime::Error;
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        Diagnostic {
+            error_type: e.error_type().into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// What a function's event tells its log span: the connection and route.
+pub trait Traced {
+    /// The connection id and route of the event, where it has them.
+    fn trace(&self) -> (Option<&str>, Option<&str>);
+}
+
+impl Traced for WsEvent {
+    fn trace(&self) -> (Option<&str>, Option<&str>) {
+        let ctx = &self.request_context;
+        (ctx.connection_id.as_deref(), ctx.route_key.as_deref())
+    }
+}
+
+impl Traced for FanoutTask {
+    fn trace(&self) -> (Option<&str>, Option<&str>) {
+        (None, Some("fanout"))
+    }
+}
+
+impl Traced for serde_json::Value {
+    fn trace(&self) -> (Option<&str>, Option<&str>) {
+        (None, Some("publish"))
+    }
+}
+
+/// Runs `function` under the Lambda runtime with `handler`; returns only
+/// when the runtime does (or at cold start, with the configuration error
+/// that names the variable).
+pub async fn run<E, R, H>(function: Function, handler: H) -> Result<(), Error>
+where
+    E: DeserializeOwned + Traced,
+    R: Serialize,
+    H: AsyncFn(E, &App, &Invocation<'_>) -> Result<R, HandlerError>,
+{
+    crate::logging::init_json();
+    let app = &crate::bootstrap::app_from_env(function).await?;
+    let handler = &handler;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<E>| async move {
+        let ctx = &event.context;
+        let (connection, route) = event.payload.trace();
+        let span = crate::logging::invocation_span(
+            &ctx.request_id,
+            ctx.xray_trace_id.as_deref(),
+            connection,
+            route,
+        );
+        let invocation = Invocation::new(&ctx.request_id, ctx.deadline);
+        let work = handler(event.payload, app, &invocation);
+        crate::logging::within(span, work)
+            .await
+            .map_err(Diagnostic::from)
+    }))
+    .await
+}
