@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use wsfn::app::App;
 use wsfn::config::{Config, VARIABLES};
-use wsfn::dispatch::{FanoutTask, LambdaDispatcher};
+use wsfn::fanout::dispatch::{FanoutTask, LambdaDispatcher};
 use wsfn::functions::Function;
 use wsfn::handlers::{self, WsEvent};
 use wsfn::push::PusherFactory;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::bus::EventSink;
 use crate::config::Config;
-use crate::dispatch::Dispatcher;
+use crate::fanout::dispatch::Dispatcher;
 use crate::fanout::{FanoutOptions, Sharding};
 use crate::hooks::Hooks;
 use crate::instance_cache::InstanceCache;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::app::App;
 use crate::config::{Config, ConfigError};
-use crate::dispatch::LambdaDispatcher;
+use crate::fanout::dispatch::LambdaDispatcher;
 use crate::functions::Function;
 use crate::push::ManagementPushers;
 use crate::store::DynamoStore;

@@ -15,7 +15,6 @@ pub mod bootstrap;
 pub mod bus;
 pub mod channel;
 pub mod config;
-pub mod dispatch;
 mod error;
 #[cfg(feature = "testkit")]
 pub mod events;
@@ -33,9 +32,9 @@ pub mod protocol;
 pub mod push;
 pub mod retry;
 pub mod secrets;
-pub mod shard;
 pub mod sigv4;
 pub mod store;
+mod stream;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod time;

@@ -157,7 +157,7 @@ pub fn token(secret: &str, sub: &str, subscribe: &[&str], publish: &[&str]) -> S
 /// the test runs them (or not) itself.
 #[derive(Default, Clone, Debug)]
 pub struct RecordingDispatcher {
-    tasks: Arc<Mutex<Vec<crate::dispatch::FanoutTask>>>,
+    tasks: Arc<Mutex<Vec<crate::fanout::dispatch::FanoutTask>>>,
 }
 
 impl RecordingDispatcher {
@@ -167,17 +167,17 @@ impl RecordingDispatcher {
     }
 
     /// The shards handed out so far (and forgets them).
-    pub fn take(&self) -> Vec<crate::dispatch::FanoutTask> {
+    pub fn take(&self) -> Vec<crate::fanout::dispatch::FanoutTask> {
         std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
 #[async_trait]
-impl crate::dispatch::Dispatcher for RecordingDispatcher {
+impl crate::fanout::dispatch::Dispatcher for RecordingDispatcher {
     async fn dispatch(
         &self,
-        task: &crate::dispatch::FanoutTask,
-    ) -> Result<(), crate::dispatch::DispatchError> {
+        task: &crate::fanout::dispatch::FanoutTask,
+    ) -> Result<(), crate::fanout::dispatch::DispatchError> {
         self.tasks
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -11,8 +11,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use wsfn::channel::{ChannelName, Pattern};
+use wsfn::fanout::shard::{split_rest, IdRange};
 use wsfn::protocol::{extract_id, Action, ClientFrame};
-use wsfn::shard::{split_rest, IdRange};
 use wsfn::store::Gcra;
 
 /// Any JSON value, nested a few levels, strings with quotes, backslashes,

@@ -136,7 +136,7 @@ async fn every_sample_event_has_its_outcome(b: Backend) {
             // A fan-out shard (FanoutFunction): pushes the frame to the
             // subscribers in its id range (the sample connection is one).
             let path = format!("{dir}/{name}");
-            let task: wsfn::dispatch::FanoutTask =
+            let task: wsfn::fanout::dispatch::FanoutTask =
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             assert!(task.range.contains(CONNECTION), "{name}: range");
             let r = handlers::fanout(task, &h.app, &handlers::Invocation::default())

@@ -261,7 +261,7 @@ async fn subscriptions_and_paging(b: Backend) {
 /// subscriber exactly once, paged or not, and never a neighbouring item of
 /// the channel (its stream head and history share the partition).
 async fn subscribers_by_id_range(b: Backend) {
-    use wsfn::shard::IdRange;
+    use wsfn::fanout::shard::IdRange;
     let s = b.store();
     let big = ch("room:ranges");
     let mut ids: Vec<String> = ["A1=", "Aq=", "M0=", "Mz=", "b7=", "z9=", "+x=", "_k="]

@@ -14,6 +14,7 @@ mod subscribe;
 use crate::app::App;
 use crate::channel::ChannelName;
 use crate::error::ActionError;
+pub(crate) use crate::fanout::Fanout;
 use crate::hooks::{Caller, HookFailure, HookKind, Refusal};
 use crate::protocol::{Action, ServerFrame};
 use crate::store::ConnectionRecord;
@@ -46,20 +47,6 @@ fn hooked<T>(r: Result<Result<T, Refusal>, HookFailure>) -> Result<T, ActionErro
         Ok(Err(refusal)) => Err(ActionError::Refused(refusal)),
         Err(failure) => Err(ActionError::Hook(failure)),
     }
-}
-
-/// A frame to deliver to every subscriber of a channel.
-#[derive(Debug, Clone)]
-pub(crate) struct Fanout {
-    /// The channel.
-    pub channel: ChannelName,
-    /// The frame, as JSON.
-    pub payload: String,
-    /// A connection not to push to (a publish with `echo: false`).
-    pub skip: Option<String>,
-    /// An ephemeral message: best effort, so its subscriber list may come
-    /// from the instance's cache (`instance_cache`).
-    pub ephemeral: bool,
 }
 
 /// What a handler produced.
@@ -151,7 +138,7 @@ async fn require_read(ctx: &Ctx<'_>, channel: &ChannelName) -> Result<(), Action
 }
 
 /// Runs the handler for `action`.
-pub(crate) async fn dispatch(ctx: &Ctx<'_>, action: Action) -> Result<Reply, ActionError> {
+pub(crate) async fn route(ctx: &Ctx<'_>, action: Action) -> Result<Reply, ActionError> {
     match action {
         Action::Ping => Ok(ping::ping(ctx)),
         Action::Subscribe { channel, since } => subscribe::subscribe(ctx, channel, since).await,

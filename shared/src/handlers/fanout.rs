@@ -1,5 +1,5 @@
 //! `FanoutFunction`: pushes one shard of a big channel's subscribers (a
-//! range of connection ids, see [`crate::shard`]) that a publishing
+//! range of connection ids, see [`crate::fanout::shard`]) that a publishing
 //! invocation handed out asynchronously. Same push, retry and 410 policy as
 //! the publisher; a shard that is still too big is split again. An error
 //! (the subscribers could not be read) fails the invocation, so Lambda
@@ -11,8 +11,8 @@ use super::deliver::{log, record};
 use super::Invocation;
 use crate::app::App;
 use crate::channel::ChannelName;
-use crate::dispatch::FanoutTask;
 use crate::error::HandlerError;
+use crate::fanout::dispatch::FanoutTask;
 use crate::fanout::{fan_out_scope, Scope};
 
 /// What one shard did (the function's answer; the logs and metrics say

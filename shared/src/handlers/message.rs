@@ -1,5 +1,5 @@
 //! `$default`: every client frame. Connection lookup, rate limit, size
-//! check, parse, token expiry, dispatch to the action router, replies to the sender and
+//! check, parse, token expiry, the action router, replies to the sender and
 //! fan-out, all through the management API. Never fails the invocation for a
 //! client's mistake: bad input gets an `error` frame and the socket stays up.
 
@@ -9,13 +9,13 @@ use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 
 use super::deliver::{announce_leaves, deliver, record};
 use super::{response, Invocation, WsEvent};
-use crate::actions::{dispatch, Ctx, Reply};
+use crate::actions::{route, Ctx, Reply};
 use crate::app::App;
 use crate::bus;
 use crate::error::{ActionError, HandlerError};
-use crate::fanout::push_with_retry;
 use crate::metrics::Metrics;
 use crate::protocol::{extract_id as echo_id, Action, ClientFrame, ServerFrame};
+use crate::push::push_with_retry;
 use crate::push::{PushError, Pusher};
 use crate::store::{Admit, Gcra};
 use crate::time::{now_micros, now_millis};
@@ -199,7 +199,7 @@ async fn handle(
         now_ms,
         request_id,
     };
-    let mut outcome = dispatch(&ctx, frame.action).await;
+    let mut outcome = route(&ctx, frame.action).await;
     if let Ok(reply) = &mut outcome {
         if let Some(frame) = reconnect_notice(conn.connected_at, now_ms) {
             reply.frames.push(frame);
@@ -274,7 +274,7 @@ async fn send(app: &App, pusher: &dyn Pusher, connection_id: &str, frame: &Serve
         pusher,
         connection_id,
         payload.as_bytes(),
-        &app.fanout_options(),
+        &app.fanout_options().retry(),
     )
     .await;
     match result {

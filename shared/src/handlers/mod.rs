@@ -8,20 +8,19 @@ mod disconnect;
 mod fanout;
 mod invocation;
 mod message;
-mod publish;
 mod server;
 
-pub use crate::dispatch::FanoutTask;
+pub use crate::fanout::dispatch::FanoutTask;
 pub use connect::connect;
 pub use disconnect::disconnect;
 pub use fanout::{fanout, ShardReport};
 pub use invocation::Invocation;
 pub use message::message;
-pub use publish::{
+pub use server::{backend, MAX_REASON_CHARS, OPS, REVOKED_CODE, REVOKED_REASON};
+pub use server::{
     publish_api, PublishError, PublishRequest, PublishResponse, PublishResult, MAX_BATCH,
     SERVER_FROM,
 };
-pub use server::{backend, MAX_REASON_CHARS, OPS, REVOKED_CODE, REVOKED_REASON};
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::encodings::Body;

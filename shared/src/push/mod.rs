@@ -9,8 +9,10 @@ use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use aws_sdk_apigatewaymanagement::Client;
 
+mod retry;
 mod signed;
 
+pub use retry::{push_with_retry, Retry};
 pub use signed::SignedPusher;
 
 /// Why a push failed; decides whether fan-out retries, cleans up or counts.

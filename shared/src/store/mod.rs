@@ -19,14 +19,14 @@ pub use dynamo::{client as dynamo_client, create_table, DynamoStore};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use types::{
-    Admission, Admit, Appended, ConnectionRecord, Gcra, HistoryLimits, IdemScope, IdempotencyKey,
-    NewConnection, NewMessage, Page, Quota, Removed, StreamHead, Subscribed, Subscriber,
+    Admission, Admit, Appended, ConnectionRecord, Gcra, HistoryLimits, IdRange, IdemScope,
+    IdempotencyKey, NewConnection, NewMessage, Page, Quota, Removed, StreamHead, Subscribed,
+    Subscriber,
 };
 
 use crate::auth::Principal;
 use crate::channel::ChannelName;
 use crate::protocol::MessageFrame;
-use crate::shard::IdRange;
 
 /// How long a stream's head survives without publishes; after that its epoch changes.
 pub const STREAM_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::auth::Principal;
@@ -242,6 +243,31 @@ pub struct Removed {
     pub user: Option<String>,
     /// The channels it was subscribed to (the personal one included).
     pub channels: Vec<String>,
+}
+
+/// A range of connection ids: from `from` (inclusive) to `to` (exclusive);
+/// `None` is the start or the end of the id space.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRange {
+    /// Lowest id in the range (inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// First id after the range (exclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+impl IdRange {
+    /// The whole id space.
+    pub const ALL: Self = Self {
+        from: None,
+        to: None,
+    };
+
+    /// Whether `id` lies in the range.
+    pub fn contains(&self, id: &str) -> bool {
+        self.from.as_deref().is_none_or(|f| id >= f) && self.to.as_deref().is_none_or(|t| id < t)
+    }
 }
 
 #[cfg(test)]

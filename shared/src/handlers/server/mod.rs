@@ -6,15 +6,19 @@
 //! succeeds, as a refused publish does).
 
 mod ops;
+mod publish;
 mod request;
 
 use serde_json::{json, Value};
 
+pub use publish::{
+    publish_api, PublishError, PublishRequest, PublishResponse, PublishResult, MAX_BATCH,
+    SERVER_FROM,
+};
 pub use request::{MAX_REASON_CHARS, OPS};
 
 use self::ops::Ops;
 use self::request::{Op, Target};
-use super::publish::{publish_api, PublishRequest};
 use super::Invocation;
 use crate::actions::{history::history_frame, presence::presence_frame};
 use crate::app::App;

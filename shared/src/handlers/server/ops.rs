@@ -5,13 +5,13 @@
 
 use tokio::time::Instant;
 
-use super::super::deliver::{announce_leaves, deliver};
 use crate::actions::members;
 use crate::app::App;
 use crate::channel::ChannelName;
 use crate::error::ActionError;
-use crate::fanout::push_with_retry;
+use crate::handlers::deliver::{announce_leaves, deliver};
 use crate::protocol::ServerFrame;
+use crate::push::push_with_retry;
 use crate::push::{PushError, Pusher};
 use crate::retry::Backoff;
 use crate::store::{ConnectionRecord, Quota, Subscribed};
@@ -67,7 +67,7 @@ impl Ops<'_> {
     async fn push(&self, id: &str, frame: &ServerFrame) -> Result<bool, ActionError> {
         let payload = frame.to_json();
         let opts = self.app.fanout_options();
-        match push_with_retry(self.pusher, id, payload.as_bytes(), &opts)
+        match push_with_retry(self.pusher, id, payload.as_bytes(), &opts.retry())
             .await
             .0
         {

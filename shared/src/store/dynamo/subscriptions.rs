@@ -11,9 +11,9 @@ use aws_sdk_dynamodb::types::{
 
 use super::{backend, build, DynamoStore, Tx};
 use crate::channel::ChannelName;
-use crate::shard::IdRange;
 use crate::store::item::{get_s, key, n, s, subscriber_of, subscription_items};
 use crate::store::keys::{self, attr, PK, SK, TTL};
+use crate::store::IdRange;
 use crate::store::{
     ConnectionRecord, Page, Quota, StoreError, Subscribed, Subscriber, SubscriptionStore,
 };

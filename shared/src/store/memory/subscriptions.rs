@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::{expiry, MemoryStore, Sub};
 use crate::channel::ChannelName;
-use crate::shard::IdRange;
+use crate::store::IdRange;
 use crate::store::{
     ConnectionRecord, Page, Quota, StoreError, Subscribed, Subscriber, SubscriptionStore,
 };

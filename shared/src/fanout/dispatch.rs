@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::fanout::shard::IdRange;
 use crate::retry::{Backoff, Budget};
-use crate::shard::IdRange;
 
 /// One shard of a fan-out: the event of `FanoutFunction`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,14 +7,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::deliver::{deliver, record};
-use super::Invocation;
-use crate::actions::publish::append;
 use crate::app::App;
 use crate::channel::ChannelName;
 use crate::error::{ActionError, HandlerError};
+use crate::handlers::deliver::{deliver, record};
+use crate::handlers::Invocation;
 use crate::protocol::{ErrorCode, MAX_ID_LEN};
 use crate::store::IdemScope;
+use crate::stream::{append, message_event};
 use crate::time::now_millis;
 
 /// Most messages one invocation publishes.
@@ -177,7 +177,7 @@ pub async fn publish_api(
             }
         };
         if let Some(f) = &p.fanout {
-            crate::actions::publish::message_event(app, None, SERVER_FROM, f);
+            message_event(app, None, SERVER_FROM, f);
         }
         if let (Some(f), Some(pusher)) = (&p.fanout, &pusher) {
             if let Some((r, took)) = deliver(app, pusher.as_ref(), f, stop_at).await {

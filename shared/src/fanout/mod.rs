@@ -5,20 +5,37 @@
 //!
 //! A channel bigger than the shard size is not pushed by one invocation:
 //! once it has read that many subscribers and more remain, the invocation
-//! cuts the rest of its id range into shards ([`crate::shard`]) and queues
-//! each to `FANOUT_FUNCTION` ([`crate::dispatch`]), then pushes only what it
+//! cuts the rest of its id range into shards ([`shard`]) and queues
+//! each to `FANOUT_FUNCTION` ([`dispatch`]), then pushes only what it
 //! read. A shard that cannot be queued is read and pushed here instead.
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::VecDeque;
 
-use crate::dispatch::{Dispatcher, FanoutTask};
-use crate::shard::{estimate_rest, split_rest, IdRange, MAX_DEPTH};
+pub mod dispatch;
+pub mod shard;
+
+use self::dispatch::{Dispatcher, FanoutTask};
+use self::shard::{estimate_rest, split_rest, IdRange, MAX_DEPTH};
 
 use crate::channel::ChannelName;
-use crate::push::{PushError, Pusher};
+use crate::push::{push_with_retry, PushError, Pusher, Retry};
 use crate::retry::Backoff;
 use crate::store::{ConnectionStore, Page, Removed, StoreError, Subscriber, SubscriptionStore};
+
+/// A frame to deliver to every subscriber of a channel.
+#[derive(Debug, Clone)]
+pub(crate) struct Fanout {
+    /// The channel.
+    pub channel: ChannelName,
+    /// The frame, as JSON.
+    pub payload: String,
+    /// A connection not to push to (a publish with `echo: false`).
+    pub skip: Option<String>,
+    /// An ephemeral message: best effort, so its subscriber list may come
+    /// from the instance's cache (`instance_cache`).
+    pub ephemeral: bool,
+}
 
 /// Fan-out tuning.
 #[derive(Debug, Clone)]
@@ -57,6 +74,17 @@ impl Default for FanoutOptions {
     }
 }
 
+impl FanoutOptions {
+    /// The retry policy of each push.
+    pub fn retry(&self) -> Retry {
+        Retry {
+            max_attempts: self.max_attempts,
+            backoff: self.backoff,
+            stop_at: self.stop_at,
+        }
+    }
+}
+
 /// What happened, for metrics and logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FanoutReport {
@@ -88,43 +116,6 @@ enum Outcome {
     Failed { retries: u32 },
 }
 
-/// Pushes with retry; the sleep is full jitter over an exponential ceiling.
-/// Returns the final result and how many retries it took.
-pub async fn push_with_retry(
-    pusher: &dyn Pusher,
-    id: &str,
-    payload: &[u8],
-    opts: &FanoutOptions,
-) -> (Result<(), PushError>, u32) {
-    let mut attempt = 0u32;
-    loop {
-        match pusher.post(id, payload).await {
-            Err(e) if e.retryable() && attempt + 1 < attempts(&e, opts) => {
-                opts.backoff.sleep(attempt).await;
-                attempt += 1;
-            }
-            other => return (other, attempt),
-        }
-    }
-}
-
-/// How many attempts a failure earns. A throttle (the account's
-/// @connections rate, shared by every invocation) earns four times as many
-/// as a server error: it says "later", not "broken". Past `stop_at` nothing
-/// is retried, so the deadline still bounds the fan-out.
-fn attempts(e: &PushError, opts: &FanoutOptions) -> u32 {
-    if opts
-        .stop_at
-        .is_some_and(|t| tokio::time::Instant::now() >= t)
-    {
-        return 1;
-    }
-    match e {
-        PushError::Throttled => opts.max_attempts.max(1) * 4,
-        _ => opts.max_attempts.max(1),
-    }
-}
-
 async fn push_one<S: ConnectionStore + ?Sized>(
     store: &S,
     pusher: &dyn Pusher,
@@ -132,7 +123,8 @@ async fn push_one<S: ConnectionStore + ?Sized>(
     payload: &[u8],
     opts: &FanoutOptions,
 ) -> Outcome {
-    let (result, retries) = push_with_retry(pusher, &sub.connection_id, payload, opts).await;
+    let (result, retries) =
+        push_with_retry(pusher, &sub.connection_id, payload, &opts.retry()).await;
     match result {
         Ok(()) => Outcome::Delivered { retries },
         Err(PushError::Gone) => match store.remove_connection(&sub.connection_id).await {

@@ -10,7 +10,7 @@
 //! ids look like; a skewed id distribution costs balance, never delivery (a
 //! shard that finds its range too big splits it again, up to [`MAX_DEPTH`]).
 
-use serde::{Deserialize, Serialize};
+pub use crate::store::IdRange;
 
 /// The URL-safe base64 alphabet of API Gateway's connection ids
 /// (`GKrc-cWoIAMCJvA=`), in byte order, which is DynamoDB's sort order for
@@ -23,30 +23,7 @@ pub const MAX_DEPTH: u8 = 3;
 /// Most shards one invocation hands out.
 pub const MAX_SHARDS: usize = 1000;
 
-/// A range of connection ids: from `from` (inclusive) to `to` (exclusive);
-/// `None` is the start or the end of the id space.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdRange {
-    /// Lowest id in the range (inclusive).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    /// First id after the range (exclusive).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
-}
-
 impl IdRange {
-    /// The whole id space.
-    pub const ALL: Self = Self {
-        from: None,
-        to: None,
-    };
-
-    /// Whether `id` lies in the range.
-    pub fn contains(&self, id: &str) -> bool {
-        self.from.as_deref().is_none_or(|f| id >= f) && self.to.as_deref().is_none_or(|t| id < t)
-    }
-
     fn start(&self) -> f64 {
         self.from.as_deref().map_or(0.0, position)
     }
