@@ -2,7 +2,7 @@
 """What `sam build` produced, checked before anything is deployed: every
 function's bootstrap is an ELF for the architecture the same samconfig
 environment deploys (samconfig.toml's Architecture, which build and deploy
-share), and zips to at most 5 MB (README, "Binary size").
+share), and zips to at most 5 MB (docs/performance.md, "Binary size").
 
 Usage: check-build.py CONFIG_ENV BUILD_DIR
 """

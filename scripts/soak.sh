@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The soak (README, "Soak"): release builds, DynamoDB Local (installed and
+# The soak (docs/performance.md, "Soak"): release builds, DynamoDB Local (installed and
 # started here), then `wsfn-bench soak`: wsfn-local as a process of its own
 # with every function as its real binary, 30 minutes of churn and traffic
 # by default. Extra arguments go to `wsfn-bench soak` (e.g. --minutes 60).

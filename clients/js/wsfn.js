@@ -11,7 +11,7 @@ import { Sequencer, backoffDelay, tokenExpiry } from './sequencer.js';
 export { Channel, Heartbeat, Sequencer, WsfnError, backoffDelay, tokenExpiry };
 
 const DEFAULTS = {
-  // From the cost model (README, "Cost model"): a ping after 100 s without any
+  // From the cost model (docs/cost.md, "The heartbeat interval"): a ping after 100 s without any
   // frame, answered by API Gateway itself, keeps an idle connection-hour at
   // 36 pings ($7.2e-5); with the 10 s pong timeout a dead socket is noticed
   // within 110 s of its last frame.

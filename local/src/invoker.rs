@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use wsfn::app::App;
-use wsfn::config::{Config, VARIABLES};
+use wsfn::config::{Config, VARS};
 use wsfn::fanout::dispatch::{FanoutTask, LambdaDispatcher};
 use wsfn::functions::Function;
 use wsfn::handlers::{self, WsEvent};
@@ -117,7 +117,7 @@ pub fn function_env(
         .env
         .keys()
         .map(String::as_str)
-        .chain(VARIABLES.iter().copied())
+        .chain(VARS.iter().map(|v| v.name))
     {
         if let Some(v) = process(name) {
             env.insert(name.to_string(), v);

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::bus::EventSink;
+use crate::bus::{self, BusEvent, EventSink};
 use crate::config::Config;
 use crate::fanout::dispatch::Dispatcher;
 use crate::fanout::{FanoutOptions, Sharding};
@@ -43,7 +43,7 @@ impl std::fmt::Debug for App {
 impl App {
     /// Bundles the dependencies.
     pub fn new(config: Config, store: Arc<dyn Store>, pushers: Arc<dyn PusherFactory>) -> Self {
-        let hooks = config.hooks.clone().map(Arc::new);
+        let hooks = config.hooks.clone().map(|h| Arc::new(Hooks::new(h)));
         Self {
             hooks,
             bus: None,
@@ -114,6 +114,35 @@ impl App {
             concurrency: self.config.fanout_concurrency,
             ..FanoutOptions::default()
         }
+    }
+
+    /// Runs a handler's `work`, collecting the events it emits (only with
+    /// `EVENT_BUS`).
+    pub(crate) async fn collect_events<F: std::future::Future>(
+        &self,
+        work: F,
+    ) -> (F::Output, Vec<BusEvent>) {
+        bus::collect(self.bus.as_deref(), work).await
+    }
+
+    /// Sends what a handler collected, bounded by the invocation's deadline
+    /// (`bus::send`); metrics under `function`.
+    pub(crate) async fn send_events(
+        &self,
+        events: Vec<BusEvent>,
+        function: &'static str,
+        request_id: Option<&str>,
+        deadline_ms: Option<u64>,
+    ) {
+        let metrics = || self.metrics(function);
+        bus::send(
+            self.bus.as_deref(),
+            events,
+            metrics,
+            request_id,
+            deadline_ms,
+        )
+        .await;
     }
 
     /// An empty metrics set for one invocation of `function`.

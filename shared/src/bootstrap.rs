@@ -82,7 +82,7 @@ pub async fn app_from_env(function: Function) -> Result<App, ConfigError> {
     let hooks_lambda = config
         .hooks
         .as_ref()
-        .is_some_and(|h| !h.set().lambda_targets().is_empty());
+        .is_some_and(|h| !h.set.lambda_targets().is_empty());
     let mut app = App::new(
         config,
         Arc::new(store),

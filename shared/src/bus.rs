@@ -18,7 +18,6 @@ use std::future::Future;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::app::App;
 use crate::metrics::Metrics;
 use crate::retry::Backoff;
 
@@ -115,11 +114,14 @@ pub(crate) fn emit(detail_type: &'static str, detail: impl FnOnce() -> Value) {
     });
 }
 
-/// Runs `work`, collecting the events it emits when `app` has a bus.
-pub(crate) async fn collect<F: Future>(app: &App, work: F) -> (F::Output, Vec<BusEvent>) {
+/// Runs `work`, collecting the events it emits when there is a `sink`.
+pub(crate) async fn collect<F: Future>(
+    sink: Option<&dyn EventSink>,
+    work: F,
+) -> (F::Output, Vec<BusEvent>) {
     // Boxed: a handler's whole future, kept off the caller's stack.
     let work = Box::pin(work);
-    if app.bus.is_none() {
+    if sink.is_none() {
         return (work.await, Vec::new());
     }
     OUTBOX
@@ -140,16 +142,16 @@ const DEADLINE_MARGIN_MS: u64 = 500;
 /// Sends `events` in batches, retrying failed entries, within
 /// [`SEND_BUDGET`] and before the invocation's deadline (`deadline_ms`,
 /// when known: what does not fit is counted failed and logged, never left
-/// to the timeout); one metrics line (`EventsSent`, `EventsFailed`) for
-/// `function`. Never fails.
+/// to the timeout); one metrics line (`EventsSent`, `EventsFailed`) from
+/// `metrics`. Never fails.
 pub(crate) async fn send(
-    app: &App,
+    sink: Option<&dyn EventSink>,
     events: Vec<BusEvent>,
-    function: &'static str,
+    metrics: impl FnOnce() -> Metrics,
     request_id: Option<&str>,
     deadline_ms: Option<u64>,
 ) {
-    let Some(sink) = app.bus.as_deref() else {
+    let Some(sink) = sink else {
         return;
     };
     if events.is_empty() {
@@ -174,7 +176,7 @@ pub(crate) async fn send(
         tracing::error!(?budget, "sending events to EVENT_BUS ran out of time");
     }
     let sent = sent.into_inner();
-    let mut metrics: Metrics = app.metrics(function);
+    let mut metrics = metrics();
     if let Some(rid) = request_id {
         metrics.property("requestId", rid);
     }

@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::app::App;
 use crate::error::HandlerError;
 use crate::functions::Function;
-use crate::handlers::{FanoutTask, Invocation, WsEvent};
+use crate::handlers::Invocation;
+use crate::logging::Traced;
 
 /// The error `main` returns: a cold-start failure or the runtime's own.
 pub use lambda_runtime::Error;
@@ -22,31 +23,6 @@ impl From<HandlerError> for Diagnostic {
             error_type: e.error_type().into(),
             error_message: e.to_string(),
         }
-    }
-}
-
-/// What a function's event tells its log span: the connection and route.
-pub trait Traced {
-    /// The connection id and route of the event, where it has them.
-    fn trace(&self) -> (Option<&str>, Option<&str>);
-}
-
-impl Traced for WsEvent {
-    fn trace(&self) -> (Option<&str>, Option<&str>) {
-        let ctx = &self.request_context;
-        (ctx.connection_id.as_deref(), ctx.route_key.as_deref())
-    }
-}
-
-impl Traced for FanoutTask {
-    fn trace(&self) -> (Option<&str>, Option<&str>) {
-        (None, Some("fanout"))
-    }
-}
-
-impl Traced for serde_json::Value {
-    fn trace(&self) -> (Option<&str>, Option<&str>) {
-        (None, Some("publish"))
     }
 }
 
@@ -64,12 +40,10 @@ where
     let handler = &handler;
     lambda_runtime::run(service_fn(|event: LambdaEvent<E>| async move {
         let ctx = &event.context;
-        let (connection, route) = event.payload.trace();
-        let span = crate::logging::invocation_span(
+        let span = crate::logging::span_for(
             &ctx.request_id,
             ctx.xray_trace_id.as_deref(),
-            connection,
-            route,
+            &event.payload,
         );
         let invocation = Invocation::new(&ctx.request_id, ctx.deadline);
         let work = handler(event.payload, app, &invocation);

@@ -146,19 +146,20 @@ pub fn invocation_span(
     )
 }
 
-/// The invocation span of an API Gateway WebSocket event.
-pub fn span_for(
+/// What an event tells its invocation's span: the connection and the route.
+pub trait Traced {
+    /// The connection id and route of the event, where it has them.
+    fn trace(&self) -> (Option<&str>, Option<&str>);
+}
+
+/// The invocation span of an event.
+pub fn span_for<E: Traced + ?Sized>(
     request_id: &str,
     xray_trace_id: Option<&str>,
-    event: &crate::handlers::WsEvent,
+    event: &E,
 ) -> tracing::Span {
-    let ctx = &event.request_context;
-    invocation_span(
-        request_id,
-        xray_trace_id,
-        ctx.connection_id.as_deref(),
-        ctx.route_key.as_deref(),
-    )
+    let (connection, route) = event.trace();
+    invocation_span(request_id, xray_trace_id, connection, route)
 }
 
 /// Runs `fut` inside `span` (every log line it writes carries the span's fields).

@@ -115,7 +115,7 @@ pub struct Options {
     /// How long an out-of-order message waits for its gap before history is read (1 s).
     pub gap_wait: Duration,
     /// Every Nth `ping_interval` quiet channels look for lost messages too
-    /// (36: hourly at the default interval; README, "Cost model").
+    /// (36: hourly at the default interval; docs/cost.md, "The heartbeat interval").
     pub sync_every_pings: u64,
 }
 

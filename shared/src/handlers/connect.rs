@@ -87,16 +87,10 @@ pub async fn connect(
         metrics.property("requestId", rid);
     }
     let rid = event.request_context.request_id.clone();
-    let (result, events) = bus::collect(app, handshake(event, app)).await;
+    let (result, events) = app.collect_events(handshake(event, app)).await;
     // Before the answer (a function cannot act after it), bounded.
-    bus::send(
-        app,
-        events,
-        "connect",
-        rid.as_deref(),
-        invocation.deadline_ms,
-    )
-    .await;
+    app.send_events(events, "connect", rid.as_deref(), invocation.deadline_ms)
+        .await;
     let name = match &result {
         Ok((_, outcome)) => outcome.metric(),
         Err(_) => "ConnectFailed",

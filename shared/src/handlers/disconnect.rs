@@ -16,15 +16,9 @@ pub async fn disconnect(
     invocation: &Invocation<'_>,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let rid = event.request_context.request_id.clone();
-    let (result, events) = bus::collect(app, cleanup(&event, app)).await;
-    bus::send(
-        app,
-        events,
-        "disconnect",
-        rid.as_deref(),
-        invocation.deadline_ms,
-    )
-    .await;
+    let (result, events) = app.collect_events(cleanup(&event, app)).await;
+    app.send_events(events, "disconnect", rid.as_deref(), invocation.deadline_ms)
+        .await;
     result
 }
 

@@ -3,6 +3,8 @@
 //! ([`crate::lambda`]); wsfn-local gives a deadline from the function's
 //! `Timeout` too, so no work outruns it there either.
 
+use super::{FanoutTask, WsEvent};
+use crate::logging::Traced;
 use crate::time::now_millis;
 
 /// Pushes stop this long before the invocation's deadline, leaving time to
@@ -35,5 +37,24 @@ impl<'a> Invocation<'a> {
             tokio::time::Instant::now()
                 + std::time::Duration::from_millis(left).saturating_sub(DEADLINE_MARGIN)
         })
+    }
+}
+
+impl Traced for WsEvent {
+    fn trace(&self) -> (Option<&str>, Option<&str>) {
+        let ctx = &self.request_context;
+        (ctx.connection_id.as_deref(), ctx.route_key.as_deref())
+    }
+}
+
+impl Traced for FanoutTask {
+    fn trace(&self) -> (Option<&str>, Option<&str>) {
+        (None, Some("fanout"))
+    }
+}
+
+impl Traced for serde_json::Value {
+    fn trace(&self) -> (Option<&str>, Option<&str>) {
+        (None, Some("publish"))
     }
 }

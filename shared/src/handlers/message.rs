@@ -11,7 +11,6 @@ use super::deliver::{announce_leaves, deliver, record};
 use super::{response, Invocation, WsEvent};
 use crate::actions::{route, Ctx, Reply};
 use crate::app::App;
-use crate::bus;
 use crate::error::{ActionError, HandlerError};
 use crate::metrics::Metrics;
 use crate::protocol::{extract_id as echo_id, Action, ClientFrame, ServerFrame};
@@ -29,15 +28,11 @@ pub async fn message(
     invocation: &Invocation<'_>,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let rid = event.request_context.request_id.clone();
-    let (result, events) = bus::collect(app, frame(event, app, invocation.stop_at())).await;
-    bus::send(
-        app,
-        events,
-        "message",
-        rid.as_deref(),
-        invocation.deadline_ms,
-    )
-    .await;
+    let (result, events) = app
+        .collect_events(frame(event, app, invocation.stop_at()))
+        .await;
+    app.send_events(events, "message", rid.as_deref(), invocation.deadline_ms)
+        .await;
     result
 }
 

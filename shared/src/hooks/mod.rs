@@ -5,19 +5,18 @@
 //! (`unavailable`), logged with the hook's name and the reason.
 
 pub mod answer;
-pub mod config;
 mod transport;
 
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+pub use crate::config::hooks::{Hook, HookKind, HookSet, Target};
 pub use answer::{ConnectGrant, Refusal};
-pub use config::{Hook, HookKind, HookSet, Target};
 pub use transport::{signature, HookFailure, MAX_ANSWER_BYTES};
 
 use crate::channel::ChannelName;
-use crate::config::ConfigError;
+use crate::config::HookConfig;
 use crate::store::ConnectionRecord;
 
 /// Who is asking: the fields every hook request carries.
@@ -51,13 +50,14 @@ pub struct Hooks {
 }
 
 impl Hooks {
-    /// Hooks calling HTTP targets signed with `secret`.
-    pub fn new(set: HookSet, secret: Option<Vec<u8>>, timeout: Duration) -> Result<Self, String> {
-        Ok(Self {
-            set,
-            transport: transport::Transport::new(secret)?,
-            timeout,
-        })
+    /// The configured hooks, ready to call (HTTP targets signed with the
+    /// configured secret).
+    pub fn new(config: HookConfig) -> Self {
+        Self {
+            set: config.set,
+            transport: transport::Transport::new(config.secret),
+            timeout: config.timeout,
+        }
     }
 
     /// Lambda targets are invoked with `client`.
@@ -200,76 +200,5 @@ fn target_name(t: &Target) -> String {
     match t {
         Target::Lambda(f) => f.clone(),
         Target::Http(u) => u.split(['?', '#']).next().unwrap_or_default().to_string(),
-    }
-}
-
-/// `HOOKS`, `HOOK_TIMEOUT_MS` (default 3000, at most 10000) and
-/// `HOOK_SECRET` (required when a hook calls a URL; `HOOK_SECRET_ARN` is
-/// resolved into it at cold start).
-pub(crate) fn from_env(env: &crate::config::Env<'_>) -> Result<Option<Hooks>, ConfigError> {
-    let timeout = Duration::from_millis(env.num("HOOK_TIMEOUT_MS", 3000u64, 1, 10_000)?);
-    let Some(raw) = env.get("HOOKS") else {
-        return Ok(None);
-    };
-    let invalid = |reason: String| ConfigError::Invalid {
-        var: "HOOKS",
-        reason,
-    };
-    let set = HookSet::parse(&raw).map_err(invalid)?;
-    if set.is_empty() {
-        return Ok(None);
-    }
-    // Deployed, the template grants `lambda:InvokeFunction` on exactly
-    // HOOK_FUNCTIONS: a target outside it would fail every call.
-    if let Some(granted) = env.get("HOOK_FUNCTIONS") {
-        let granted: Vec<&str> = granted.split(',').map(str::trim).collect();
-        if let Some(t) = set
-            .lambda_targets()
-            .into_iter()
-            .find(|t| !granted.iter().any(|arn| same_function(t, arn)))
-        {
-            return Err(invalid(format!(
-                "target `{t}` is not among HOOK_FUNCTIONS (the template's HookFunctionArns), so it may not be invoked"
-            )));
-        }
-    }
-    let secret = env.get("HOOK_SECRET");
-    match &secret {
-        None if set.has_http() => return Err(ConfigError::Missing("HOOK_SECRET")),
-        Some(s) if s.len() < 16 => {
-            return Err(ConfigError::Invalid {
-                var: "HOOK_SECRET",
-                reason: "at least 16 characters".into(),
-            })
-        }
-        _ => {}
-    }
-    Hooks::new(set, secret.map(String::into_bytes), timeout)
-        .map(Some)
-        .map_err(invalid)
-}
-
-/// Whether hook target `t` (a name or ARN) is the function of `arn`.
-fn same_function(t: &str, arn: &str) -> bool {
-    if t.starts_with("arn:") {
-        return t == arn;
-    }
-    arn.split(':').nth(6) == Some(t)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_function;
-
-    #[test]
-    fn targets_match_their_granted_arns() {
-        let arn = "arn:aws:lambda:eu-west-1:123456789012:function:app-authz";
-        assert!(same_function("app-authz", arn));
-        assert!(same_function(arn, arn));
-        assert!(!same_function("app", arn));
-        assert!(!same_function(
-            "arn:aws:lambda:eu-west-1:123456789012:function:other",
-            arn
-        ));
     }
 }

@@ -2,7 +2,7 @@
 //! hyper connection, with the day's signing key and the credentials kept
 //! between pushes ([`crate::sigv4`]). The SDK client's per-call pipeline
 //! (endpoint resolution, identity lookup, four HMACs of key derivation,
-//! interceptors) is what dominated the CPU of a push (README, "CPU per
+//! interceptors) is what dominated the CPU of a push (docs/performance.md, "CPU per
 //! push"). DeleteConnection and GetConnection, rare, stay on the SDK client.
 
 use std::sync::Mutex;

@@ -29,7 +29,7 @@ pub(crate) mod price {
 }
 
 /// Billed time of one invocation: MessageFunction's warm duration in the
-/// functions benchmark (29–31 ms, README "Performance"), at 256 MB.
+/// functions benchmark (29–31 ms, docs/performance.md), at 256 MB.
 const INVOCATION_GB_SECONDS: f64 = 0.030 * 0.25;
 /// The clients' default heartbeat (a ping after 100 s without a frame).
 pub(crate) const PING_INTERVAL_S: f64 = 100.0;

@@ -71,9 +71,8 @@ pub async fn backend(
     app: &App,
     invocation: &Invocation<'_>,
 ) -> Result<Value, HandlerError> {
-    let (result, events) = crate::bus::collect(app, serve(request, app, invocation)).await;
-    crate::bus::send(
-        app,
+    let (result, events) = app.collect_events(serve(request, app, invocation)).await;
+    app.send_events(
         events,
         "publish",
         invocation.request_id,

@@ -1,10 +1,15 @@
-//! `HOOKS`: which hook calls which target, for which channels. Parsed once
-//! at cold start; every refusal names the hook and what is wrong.
+//! `HOOKS`, `HOOK_TIMEOUT_MS`, `HOOK_SECRET`, `HOOK_FUNCTIONS`: which hook
+//! calls which target, for which channels, signed with what. Parsed once at
+//! cold start; every refusal names the variable, the hook and what is wrong.
+//! The hooks themselves run in `crate::hooks`.
+
+use std::time::Duration;
 
 use serde_json::Value;
 
+use super::vars::{Env, HOOKS, HOOK_FUNCTIONS, HOOK_SECRET, HOOK_TIMEOUT_MS};
+use super::{check_jwks_url, ConfigError};
 use crate::channel::{ChannelName, Pattern};
-use crate::config::check_jwks_url;
 
 /// The four hooks (protocol §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -196,8 +201,101 @@ fn parse_target(t: &str) -> Result<Target, String> {
     Ok(Target::Lambda(t.to_string()))
 }
 
+/// The hooks as configured: what `crate::hooks::Hooks` runs.
+#[derive(Clone)]
+pub struct HookConfig {
+    /// Which hook calls which target, for which channels (`HOOKS`).
+    pub set: HookSet,
+    /// Signs HTTP hook requests (`HOOK_SECRET`).
+    pub secret: Option<Vec<u8>>,
+    /// How long a call may take (`HOOK_TIMEOUT_MS`).
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for HookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookConfig")
+            .field("set", &self.set)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `HOOKS`, `HOOK_TIMEOUT_MS` (default 3000, at most 10000) and
+/// `HOOK_SECRET` (required when a hook calls a URL; `HOOK_SECRET_ARN` is
+/// resolved into it at cold start).
+pub(crate) fn from_env(env: &Env<'_>) -> Result<Option<HookConfig>, ConfigError> {
+    let timeout = Duration::from_millis(env.num::<u64>(&HOOK_TIMEOUT_MS)?);
+    let Some(raw) = env.get(&HOOKS) else {
+        return Ok(None);
+    };
+    let invalid = |reason: String| ConfigError::Invalid {
+        var: HOOKS.name,
+        reason,
+    };
+    let set = HookSet::parse(&raw).map_err(invalid)?;
+    if set.is_empty() {
+        return Ok(None);
+    }
+    // Deployed, the template grants `lambda:InvokeFunction` on exactly
+    // HOOK_FUNCTIONS: a target outside it would fail every call.
+    if let Some(granted) = env.get(&HOOK_FUNCTIONS) {
+        let granted: Vec<&str> = granted.split(',').map(str::trim).collect();
+        if let Some(t) = set
+            .lambda_targets()
+            .into_iter()
+            .find(|t| !granted.iter().any(|arn| same_function(t, arn)))
+        {
+            return Err(invalid(format!(
+                "target `{t}` is not among HOOK_FUNCTIONS (the template's HookFunctionArns), so it may not be invoked"
+            )));
+        }
+    }
+    let secret = env.get(&HOOK_SECRET);
+    match &secret {
+        None if set.has_http() => return Err(ConfigError::Missing(HOOK_SECRET.name)),
+        Some(s) if s.len() < 16 => {
+            return Err(ConfigError::Invalid {
+                var: HOOK_SECRET.name,
+                reason: "at least 16 characters".into(),
+            })
+        }
+        _ => {}
+    }
+    if set.has_http() {
+        crate::http::https_connector().map_err(invalid)?;
+    }
+    Ok(Some(HookConfig {
+        set,
+        secret: secret.map(String::into_bytes),
+        timeout,
+    }))
+}
+
+/// Whether hook target `t` (a name or ARN) is the function of `arn`.
+fn same_function(t: &str, arn: &str) -> bool {
+    if t.starts_with("arn:") {
+        return t == arn;
+    }
+    arn.split(':').nth(6) == Some(t)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::same_function;
+
+    #[test]
+    fn targets_match_their_granted_arns() {
+        let arn = "arn:aws:lambda:eu-west-1:123456789012:function:app-authz";
+        assert!(same_function("app-authz", arn));
+        assert!(same_function(arn, arn));
+        assert!(!same_function("app", arn));
+        assert!(!same_function(
+            "arn:aws:lambda:eu-west-1:123456789012:function:other",
+            arn
+        ));
+    }
+
     use super::*;
 
     #[test]
