@@ -38,5 +38,8 @@ fn every_configuration_variable_and_nothing_else_passes_through() {
         .map(|(k, _)| k.as_str())
         .filter(|k| !VARS.iter().any(|v| v.name == *k))
         .collect();
-    assert!(passed.is_empty(), "passed but not configuration: {passed:?}");
+    assert!(
+        passed.is_empty(),
+        "passed but not configuration: {passed:?}"
+    );
 }

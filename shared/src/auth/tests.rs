@@ -1,5 +1,7 @@
 use super::*;
+use crate::channel::ChannelName;
 use base64::Engine;
+use jsonwebtoken::{EncodingKey, Header};
 
 const SECRET: &str = "test-secret-test-secret";
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::channel::ChannelName;
 use serde_json::json;
 
 fn err(body: &str) -> FrameError {

@@ -1,13 +1,13 @@
-//! Authentication (PROTOCOL.md §1): where the token travels, how it is verified
+//! Authentication (`docs/protocol.md` §1): where the token travels, how it is verified
 //! (algorithm pinned by configuration) and what it grants.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use jsonwebtoken::{decode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
 
-use crate::channel::{ChannelName, Pattern};
+use crate::channel::Pattern;
 
 /// Longest `sub` accepted: user ids become parts of DynamoDB keys (at most
 /// 2,048 bytes) and of presence replies.
@@ -107,101 +107,6 @@ pub enum AuthError {
     /// slow): not the client's fault; the handshake answers 503.
     #[error("verification keys unavailable: {0}")]
     Unavailable(String),
-}
-
-/// The verified identity and capabilities of a connection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Principal {
-    /// The user id (`sub`).
-    pub sub: String,
-    /// Token expiry, seconds since the Unix epoch.
-    pub exp: u64,
-    /// `subscribe` capability patterns, as sent.
-    #[serde(default)]
-    pub subscribe: Vec<String>,
-    /// `publish` capability patterns, as sent.
-    #[serde(default)]
-    pub publish: Vec<String>,
-    /// Per-user rate limit override (messages per second).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
-    /// When the token was issued (`iat`, seconds; 0 without one: issued
-    /// before any revocation).
-    #[serde(default)]
-    pub iat: u64,
-    /// The member's public data (`info` claim: an object of at most 1 KB),
-    /// shown in `presence` replies and `join` frames.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub info: Option<serde_json::Value>,
-    /// What the `connect` hook granted this connection (already merged
-    /// into the fields above; kept so a token refresh keeps it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub granted: Option<Granted>,
-}
-
-/// What a `connect` hook added to a connection's capabilities, for the
-/// connection's whole life.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Granted {
-    /// Subscribe patterns added to the token's.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub subscribe: Vec<String>,
-    /// Publish patterns added to the token's.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub publish: Vec<String>,
-    /// The member's public data, replacing the token's `info`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub info: Option<serde_json::Value>,
-}
-
-/// Largest `info` (serialized JSON).
-pub const MAX_INFO_BYTES: usize = 1024;
-
-impl Principal {
-    fn granted(patterns: &[String], channel: &ChannelName) -> bool {
-        patterns
-            .iter()
-            .filter_map(|p| Pattern::parse(p).ok())
-            .any(|p| p.matches(channel))
-    }
-
-    /// Whether this user's own `user:<sub>` channel is `channel`.
-    pub fn is_personal(&self, channel: &ChannelName) -> bool {
-        ChannelName::personal(&self.sub).as_ref() == Some(channel)
-    }
-
-    /// May subscribe to, read history and presence of `channel`.
-    pub fn can_subscribe(&self, channel: &ChannelName) -> bool {
-        self.is_personal(channel) || Self::granted(&self.subscribe, channel)
-    }
-
-    /// May publish to `channel`.
-    pub fn can_publish(&self, channel: &ChannelName) -> bool {
-        Self::granted(&self.publish, channel)
-    }
-
-    /// Merges what a `connect` hook granted (kept for token refreshes).
-    pub fn grant(&mut self, granted: Granted) {
-        for p in &granted.subscribe {
-            if !self.subscribe.contains(p) {
-                self.subscribe.push(p.clone());
-            }
-        }
-        for p in &granted.publish {
-            if !self.publish.contains(p) {
-                self.publish.push(p.clone());
-            }
-        }
-        if granted.info.is_some() {
-            self.info.clone_from(&granted.info);
-        }
-        self.granted = Some(granted);
-    }
-
-    /// Whether the token has expired at `now` (seconds), allowing `leeway`.
-    pub fn expired_at(&self, now: u64, leeway: u64) -> bool {
-        self.exp.saturating_add(leeway) < now
-    }
 }
 
 #[derive(Deserialize)]
@@ -398,113 +303,13 @@ impl Verifier {
     }
 }
 
-/// Where the connect request carried its token, and whether the client
-/// offered the `wsfn.v1` subprotocol (then the response must echo it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandshakeToken {
-    /// The token found, in order of preference: subprotocol, header, query.
-    pub token: Option<String>,
-    /// The client listed `wsfn.v1` in `Sec-WebSocket-Protocol`.
-    pub offered_subprotocol: bool,
-}
-
-/// Every value of a request header, case-insensitively (API Gateway keeps
-/// the client's capitalisation; a header sent on several lines has several
-/// values, in `multiValueHeaders`).
-pub fn header_values<'a>(
-    headers: &'a [(String, String)],
-    name: &'a str,
-) -> impl Iterator<Item = &'a str> + 'a {
-    headers
-        .iter()
-        .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-/// The first value of a request header, case-insensitively.
-pub fn header<'a>(headers: &'a [(String, String)], name: &'a str) -> Option<&'a str> {
-    header_values(headers, name).next()
-}
-
-impl HandshakeToken {
-    /// Extracts the token from the `$connect` headers (every line of each)
-    /// and query.
-    pub fn extract(headers: &[(String, String)], query: &HashMap<String, String>) -> Self {
-        let protocols: Vec<&str> = header_values(headers, "sec-websocket-protocol")
-            .flat_map(|v| v.split(',').map(str::trim))
-            .collect();
-        let offered_subprotocol = protocols.contains(&SUBPROTOCOL);
-        let from_protocol = protocols
-            .iter()
-            .find_map(|p| p.strip_prefix(BEARER_PROTOCOL_PREFIX))
-            .filter(|t| !t.is_empty());
-        let from_header = header_values(headers, "authorization").find_map(|v| {
-            let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| rest.trim())
-                .filter(|t| !t.is_empty())
-        });
-        let from_query = query
-            .get("token")
-            .map(String::as_str)
-            .filter(|t| !t.is_empty());
-        Self {
-            token: from_protocol
-                .or(from_header)
-                .or(from_query)
-                .map(str::to_string),
-            offered_subprotocol,
-        }
-    }
-}
-
-/// Claims for [`sign_hs256`]: what a dev or test token grants.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct TokenClaims {
-    /// User id.
-    pub sub: String,
-    /// Expiry, seconds since the Unix epoch.
-    pub exp: u64,
-    /// `subscribe` patterns.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub subscribe: Vec<String>,
-    /// `publish` patterns.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub publish: Vec<String>,
-    /// Rate override.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
-    /// Not-before.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<u64>,
-    /// Issuer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-    /// Audience.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
-    /// Issued at (seconds): what a `revoke` compares.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iat: Option<u64>,
-    /// The member's public data (presence, `join`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub info: Option<serde_json::Value>,
-}
-
-/// Signs an HS256 token: used by `wsfn-local token` and by tests.
-pub fn sign_hs256(secret: &str, claims: &TokenClaims) -> Result<String, String> {
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .map_err(|e| e.to_string())
-}
-
+mod handshake;
 mod jwks;
+mod principal;
 mod roles;
+pub use handshake::{header, header_values, sign_hs256, HandshakeToken, TokenClaims};
 pub use jwks::{key_from_jwk, parse_set, HttpFetcher, JwksFetcher, JwksKeys};
+pub use principal::{Granted, Principal, MAX_INFO_BYTES};
 pub use roles::{Grants, RoleMap};
 
 #[cfg(test)]
