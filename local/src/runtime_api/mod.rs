@@ -8,16 +8,19 @@
 //! Each process has its own path prefix, so `AWS_LAMBDA_RUNTIME_API`
 //! carries `http://`.
 
+mod binaries;
 mod cpu;
+mod process;
 mod report;
 mod server;
 
+pub use binaries::{build, default_binaries};
 pub use cpu::{quota_us, CpuShare};
 pub use report::{peak_rss_mb, Report};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +28,7 @@ use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{oneshot, Semaphore};
 
 use crate::invoker::{InvokeError, Invoker};
 use crate::template::FunctionSpec;
@@ -57,37 +60,6 @@ impl std::fmt::Debug for RuntimeApiInvoker {
             .field("api", &self.api)
             .field("binaries", &self.binaries)
             .finish_non_exhaustive()
-    }
-}
-
-/// The directory holding the function binaries (next to this executable).
-pub fn default_binaries() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let mut dir = exe.parent().map(PathBuf::from).unwrap_or_default();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    dir
-}
-
-/// Builds the function binaries (a no-op when they are up to date), in the
-/// profile this executable was built with (`target/release` → `--release`),
-/// where [`default_binaries`] looks for them.
-pub fn build(binaries: &[String]) -> Result<(), String> {
-    let mut cmd =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(["build", "--quiet"]);
-    if default_binaries().ends_with("release") {
-        cmd.arg("--release");
-    }
-    for b in binaries {
-        cmd.args(["-p", b]);
-    }
-    let status = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("cargo build of {} failed", binaries.join(", ")))
     }
 }
 
@@ -180,104 +152,6 @@ impl RuntimeApiInvoker {
             .filter(|i| i.function == function)
             .filter_map(|i| i.pid)
             .collect()
-    }
-
-    fn spawn(&self, pool: &Pool) -> Result<Arc<Instance>, InvokeError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let spec = &pool.spec;
-        let path = self.binaries.join(&spec.binary);
-        let name = spec.name.clone().unwrap_or_else(|| spec.logical_id.clone());
-        let mut cmd = tokio::process::Command::new(&path);
-        cmd.env_clear()
-            .envs(&pool.env)
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env(
-                "AWS_LAMBDA_RUNTIME_API",
-                format!("http://{}/{id}", self.api),
-            )
-            .env("AWS_LAMBDA_FUNCTION_NAME", &name)
-            .env(
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                spec.memory_mb.to_string(),
-            )
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
-            .env(
-                "AWS_LAMBDA_LOG_STREAM_NAME",
-                format!("local/[$LATEST]{id:016x}"),
-            )
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .kill_on_drop(true);
-        if self.quiet {
-            cmd.stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| InvokeError::Function(format!("cannot start {}: {e}", path.display())))?;
-        let (jobs, rx) = mpsc::channel(1);
-        let (kill, killed) = oneshot::channel::<()>();
-        let inst = Arc::new(Instance {
-            function: spec.logical_id.clone(),
-            jobs,
-            next: tokio::sync::Mutex::new(rx),
-            pid: child.id(),
-            kill: Mutex::new(Some(kill)),
-            started: std::time::Instant::now(),
-            init: Mutex::new(None),
-        });
-        self.shared
-            .instances
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, inst.clone());
-        *self
-            .shared
-            .spawned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(spec.logical_id.clone())
-            .or_default() += 1;
-        // Lambda's CPU share for the function's MemorySize, if allowed here.
-        let share = match (self.cpu_share, inst.pid) {
-            (true, Some(pid)) => {
-                match CpuShare::apply(pid, spec.memory_mb, &format!("{}-{id}", spec.logical_id)) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        eprintln!(
-                            "wsfn-local: no CPU share for {} ({e}); running unlimited",
-                            spec.logical_id
-                        );
-                        None
-                    }
-                }
-            }
-            _ => None,
-        };
-        // Reap: on exit (crash) or kill (timeout), the instance is gone.
-        let shared = self.shared.clone();
-        tokio::spawn(async move {
-            let _share = share;
-            tokio::select! {
-                _ = child.wait() => {}
-                _ = killed => { let _ = child.kill().await; }
-            }
-            shared
-                .instances
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&id);
-        });
-        Ok(inst)
-    }
-
-    fn alive(&self, inst: &Instance) -> bool {
-        self.shared
-            .instances
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .any(|i| std::ptr::eq(i.as_ref(), inst))
     }
 
     /// Runs one invocation and says what Lambda's REPORT line would.
