@@ -2,7 +2,7 @@
 // reconnects until acked (the server never stores one id twice); ephemeral
 // ones are sent once, now.
 import { WsfnError } from './errors.js';
-import { backoffDelay } from './sequencer.js';
+import { backoffDelay } from './backoff.js';
 
 // Publishes failing with these codes are retried (the same id: never stored twice).
 const RETRYABLE = new Set(['rate_limited', 'internal', 'unavailable', 'timeout', 'disconnected']);

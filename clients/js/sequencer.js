@@ -105,22 +105,3 @@ export class Sequencer {
     return out;
   }
 }
-
-/** Full-jitter exponential backoff: a uniform delay in [0, min(cap, base × 2^attempt)). */
-export function backoffDelay(attempt, { baseMs = 500, capMs = 20000 } = {}, random = Math.random) {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.floor(random() * ceiling);
-}
-
-/** A JWT's `exp` in ms since the Unix epoch, or null when it has none or cannot be read. */
-export function tokenExpiry(token) {
-  try {
-    const part = String(token).split('.')[1];
-    const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
-    const text = typeof atob === 'function' ? atob(b64) : Buffer.from(b64, 'base64').toString('binary');
-    const exp = JSON.parse(text).exp;
-    return Number.isFinite(exp) ? exp * 1000 : null;
-  } catch {
-    return null;
-  }
-}

@@ -6,7 +6,9 @@ import { Channel } from './channel.js';
 import { WsfnError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import { publish } from './publish.js';
-import { Sequencer, backoffDelay, tokenExpiry } from './sequencer.js';
+import { backoffDelay } from './backoff.js';
+import { Sequencer } from './sequencer.js';
+import { tokenExpiry } from './token.js';
 
 export { Channel, Heartbeat, Sequencer, WsfnError, backoffDelay, tokenExpiry };
 

@@ -74,7 +74,7 @@ impl Console {
             out.push_str(&format!(
                 "\n  {} JWT_SECRET is not set: using the dev secret `{}`.\n  Mint a token: wsfn-local token --sub alice --subscribe 'room:*' --publish 'room:*'\n",
                 paint(c, "33", "note:"),
-                wsfn::testkit::DEV_SECRET
+                wsfn::events::DEV_SECRET
             ));
         }
         eprintln!("{out}");

@@ -62,6 +62,8 @@ const SEQUENCER: &str = include_str!("../../clients/js/sequencer.js");
 const HEARTBEAT: &str = include_str!("../../clients/js/heartbeat.js");
 const PUBLISH: &str = include_str!("../../clients/js/publish.js");
 const ERRORS: &str = include_str!("../../clients/js/errors.js");
+const BACKOFF: &str = include_str!("../../clients/js/backoff.js");
+const TOKEN: &str = include_str!("../../clients/js/token.js");
 
 fn file(kind: &'static str, text: &'static str) -> Response<Body> {
     let mut r = Response::new(Body::from(text));
@@ -115,6 +117,8 @@ pub async fn asset(State(dev): State<Arc<Dev>>, Path(name): Path<String>) -> Res
         (true, "heartbeat.js") => file("text/javascript; charset=utf-8", HEARTBEAT),
         (true, "publish.js") => file("text/javascript; charset=utf-8", PUBLISH),
         (true, "errors.js") => file("text/javascript; charset=utf-8", ERRORS),
+        (true, "backoff.js") => file("text/javascript; charset=utf-8", BACKOFF),
+        (true, "token.js") => file("text/javascript; charset=utf-8", TOKEN),
         _ => status(StatusCode::NOT_FOUND, json!({"message": "not found"})),
     }
 }

@@ -10,12 +10,12 @@ use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use wsfn::app::App;
 use wsfn::config::{Config, VARS};
+use wsfn::events::DEV_SECRET;
 use wsfn::fanout::dispatch::{FanoutTask, LambdaDispatcher};
 use wsfn::functions::Function;
 use wsfn::handlers::{self, WsEvent};
 use wsfn::push::PusherFactory;
 use wsfn::store::Store;
-use wsfn::testkit::DEV_SECRET;
 
 use crate::template::{ApiSpec, FunctionSpec};
 

@@ -12,7 +12,8 @@ use crate::instance_cache::InstanceCache;
 use crate::push::{Pusher, PusherFactory};
 use crate::store::{HistoryLimits, Store};
 
-/// Shared state for the three handlers.
+/// What every handler is given: configuration, store, push client, fan-out
+/// dispatcher, hooks and event bus.
 #[derive(Clone)]
 pub struct App {
     /// Validated configuration.

@@ -7,10 +7,10 @@
 //! the client's action.
 //!
 //! An invocation collects its events in a task-local outbox
-//! ([`collect`]) that the code where things happen appends to ([`emit`]):
+//! (`collect`) that the code where things happen appends to (`emit`):
 //! the places that cause events (a store transition deep in a presence
 //! update, say) need no extra parameter, and without `EVENT_BUS` no outbox
-//! exists and [`emit`] does nothing.
+//! exists and `emit` does nothing.
 
 use std::cell::RefCell;
 use std::future::Future;

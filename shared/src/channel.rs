@@ -1,4 +1,4 @@
-//! Channel names and capability patterns (PROTOCOL.md §2). All validation of
+//! Channel names and capability patterns (`docs/protocol.md` §2). All validation of
 //! names lives here so every entry point rejects the same inputs.
 
 use std::fmt;

@@ -1,11 +1,15 @@
-//! API Gateway WebSocket event shapes (as AWS sends them to Lambda), built in
-//! one place for the local gateway, the sample-event tests and unit tests.
+//! Emulator support (feature `emulator`): API Gateway WebSocket event
+//! shapes (as AWS sends them to Lambda), built in one place for the local
+//! gateway, the sample-event tests and unit tests, and the dev secret.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
 use crate::handlers::WsEvent;
+
+/// The dev secret the local gateway uses when `JWT_SECRET` is unset.
+pub const DEV_SECRET: &str = "wsfn-local-dev-secret";
 
 /// What every event of one connection shares.
 #[derive(Debug, Clone)]

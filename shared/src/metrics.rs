@@ -146,7 +146,7 @@ impl Metrics {
             return;
         }
         let doc = self.to_emf(crate::time::now_millis());
-        #[cfg(feature = "testkit")]
+        #[cfg(feature = "emulator")]
         capture::push(&doc);
         if ENABLED.load(Ordering::Relaxed) {
             println!("{doc}");
@@ -154,8 +154,9 @@ impl Metrics {
     }
 }
 
-/// Test support: the EMF documents flushed by this process, captured.
-#[cfg(feature = "testkit")]
+/// The EMF documents flushed by this process, seen by an observer
+/// (emulator: wsfn-local's `/metrics`) or captured (tests).
+#[cfg(feature = "emulator")]
 pub mod capture {
     use std::sync::Mutex;
 
@@ -175,11 +176,13 @@ pub mod capture {
     }
 
     /// Starts capturing (clears what was captured).
+    #[cfg(feature = "testkit")]
     pub fn start() {
         *LINES.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
     }
 
     /// Takes what was captured since `start`.
+    #[cfg(feature = "testkit")]
     pub fn take() -> Vec<Value> {
         LINES
             .lock()

@@ -49,7 +49,7 @@ impl Backoff {
 /// A retry loop bounded by time: each [`Budget::pause`] sleeps the next
 /// backoff, until the budget is spent.
 #[derive(Debug)]
-pub struct Budget {
+pub(crate) struct Budget {
     backoff: Backoff,
     until: std::time::Instant,
     attempt: u32,
@@ -57,7 +57,7 @@ pub struct Budget {
 
 impl Budget {
     /// Retries with `backoff` for up to `budget` from now.
-    pub fn new(backoff: Backoff, budget: Duration) -> Self {
+    pub(crate) fn new(backoff: Backoff, budget: Duration) -> Self {
         Self {
             backoff,
             until: std::time::Instant::now() + budget,
@@ -67,7 +67,7 @@ impl Budget {
 
     /// Sleeps before the next attempt; `false` (without sleeping) once the
     /// budget is spent.
-    pub async fn pause(&mut self) -> bool {
+    pub(crate) async fn pause(&mut self) -> bool {
         if std::time::Instant::now() > self.until {
             return false;
         }

@@ -6,7 +6,10 @@ use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 
 /// The `SecretString` of the secret `arn`; the error is a sentence for the
 /// start-up failure that names `JWT_SECRET_ARN`.
-pub async fn secret_string(sdk: &aws_config::SdkConfig, arn: &str) -> Result<String, String> {
+pub(crate) async fn secret_string(
+    sdk: &aws_config::SdkConfig,
+    arn: &str,
+) -> Result<String, String> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let out = client
         .get_secret_value()

@@ -1,6 +1,7 @@
-//! Test support shared by this crate's tests and the local gateway's: an
-//! in-process [`Pusher`] that records frames and can be told to answer like
-//! API Gateway does for gone or throttled connections, and token minting.
+//! Test support (feature `testkit`), for this crate's tests and the other
+//! crates' tests and benchmarks: an in-process [`Pusher`] that records
+//! frames and can be told to answer like API Gateway does for gone or
+//! throttled connections, a recording fan-out dispatcher, token minting.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -11,8 +12,7 @@ use crate::auth::{sign_hs256, TokenClaims};
 use crate::protocol::ServerFrame;
 use crate::push::{PushError, Pusher, PusherFactory};
 
-/// The dev secret the local gateway uses when `JWT_SECRET` is unset.
-pub const DEV_SECRET: &str = "wsfn-local-dev-secret";
+pub use crate::events::DEV_SECRET;
 
 #[derive(Default, Debug)]
 struct Inbox {

@@ -52,7 +52,7 @@ fn civil(ms: u64) -> (i64, usize, i64, u64, u64, u64, u64) {
     )
 }
 
-#[cfg(feature = "testkit")]
+#[cfg(feature = "emulator")]
 /// `requestContext.requestTime` format: `28/Nov/2026:02:50:09 +0000`.
 pub fn format_clf(ms: u64) -> String {
     const MONTHS: [&str; 12] = [

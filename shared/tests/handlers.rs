@@ -1,4 +1,4 @@
-//! The three handlers against both stores (in-memory and DynamoDB Local):
+//! The WebSocket handlers against both stores (in-memory and DynamoDB Local):
 //! every handshake outcome, pub/sub, capabilities, bad input, 410 cleanup and
 //! disconnect cleanup.
 

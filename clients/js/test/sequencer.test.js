@@ -1,7 +1,9 @@
 // Ordering and gap logic (node --test).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Sequencer, backoffDelay, tokenExpiry } from '../sequencer.js';
+import { Sequencer } from '../sequencer.js';
+import { backoffDelay } from '../backoff.js';
+import { tokenExpiry } from '../token.js';
 
 const msg = (seq, epoch = 'e1') => ({ type: 'message', channel: 'c', seq, epoch, data: seq });
 const seqs = (list) => list.map((m) => m.seq);

@@ -18,13 +18,14 @@
 //! ```
 
 mod actor;
-mod channel;
+mod channels;
 mod dev;
 mod heartbeat;
-mod publish;
+mod out;
+mod publishes;
 mod sequencer;
-mod timers;
 mod types;
+mod util;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -31,7 +31,7 @@ pub(super) fn token(args: TokenArgs) -> ExitCode {
     let secret = std::env::var("JWT_SECRET")
         .ok()
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| wsfn::testkit::DEV_SECRET.to_string());
+        .unwrap_or_else(|| wsfn::events::DEV_SECRET.to_string());
     let claims = wsfn::auth::TokenClaims {
         sub: args.sub,
         exp: wsfn::time::now_secs() + args.ttl,

@@ -1,6 +1,6 @@
-//! The Lambda entry points. Each is a plain async fn over an API Gateway
-//! WebSocket event and a borrowed [`App`](crate::app::App), called by the
-//! Lambda binaries, the local gateway and the tests alike.
+//! The Lambda entry points. Each is a plain async fn of one shape,
+//! `(event, &App, &Invocation)`, called by the Lambda binaries, the local
+//! gateway and the tests alike.
 
 mod connect;
 mod deliver;
@@ -25,7 +25,7 @@ pub use server::{
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::encodings::Body;
 
-/// The request event type of all three routes.
+/// The request event of the three WebSocket routes.
 pub use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest as WsEvent;
 
 /// A response with a status and a short text body.

@@ -135,7 +135,7 @@ macro_rules! both_backends {
     };
 }
 
-/// Drives the three handlers like API Gateway would.
+/// Drives the WebSocket handlers like API Gateway would.
 pub(crate) struct Harness {
     pub backend: Backend,
     pub app: App,

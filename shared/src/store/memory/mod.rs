@@ -81,7 +81,7 @@ impl MemoryStore {
     }
 }
 
-#[cfg(feature = "testkit")]
+#[cfg(feature = "emulator")]
 impl MemoryStore {
     /// How many entries of any kind it holds (expired included), apart from
     /// channel streams and history: zero once every connection is cleaned up.

@@ -1,23 +1,27 @@
-//! The task that owns the socket: connects (full-jitter backoff), pings
-//! when idle (`heartbeat.rs`), times requests out, retries publishes, refreshes the token, and hands
-//! frames to the channel logic (`channel.rs`).
+//! The task that owns the socket and does all I/O: connects (full-jitter
+//! backoff, `connect.rs`), pings when idle (`heartbeat.rs`), times requests
+//! out, refreshes the token, and hands frames and ticks to the state
+//! machines (`channels.rs`, `publishes.rs`), performing what they return
+//! (`react.rs`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
-use crate::channel::Chan;
+mod connect;
+mod react;
+
+use crate::channels::Channels;
 use crate::heartbeat::Heartbeat;
-use crate::publish::Pub;
-use crate::timers::{backoff, now_secs, token_exp};
+use crate::out::Pending;
+use crate::publishes::Publishes;
+use crate::util::{backoff, now_secs, token_exp};
 use crate::{Cmd, Error, Event, Options, State};
 
 /// The heartbeat frame. API Gateway answers it itself and cannot echo an
@@ -33,23 +37,13 @@ pub(crate) struct Links {
     pub(crate) connection_id: Arc<Mutex<Option<String>>>,
 }
 
-pub(crate) enum Pending {
-    Subscribe { channel: String },
-    Publish { key: u64 },
-    Fill { channel: String },
-    User(oneshot::Sender<Result<Value, Error>>),
-    Auth,
-    Unsubscribe,
-}
-
 pub(crate) struct Actor {
     pub(crate) url: String,
     pub(crate) opts: Options,
     pub(crate) links: Links,
     pub(crate) token: Option<String>,
-    pub(crate) channels: HashMap<String, Chan>,
-    pub(crate) outbox: BTreeMap<u64, Pub>,
-    pub(crate) next_key: u64,
+    pub(crate) channels: Channels,
+    pub(crate) publishes: Publishes,
     pub(crate) pending: HashMap<String, (Pending, Instant)>,
     pub(crate) out: Vec<String>,
     pub(crate) next_request: u64,
@@ -74,14 +68,15 @@ impl Actor {
     pub(crate) fn new(url: String, opts: Options, links: Links) -> Self {
         let now = Instant::now();
         let heartbeat = Heartbeat::new(opts.ping_interval, opts.pong_timeout, now);
+        let channels = Channels::new(opts.gap_wait);
+        let publishes = Publishes::new(opts.publish_timeout, opts.backoff_base, opts.backoff_cap);
         Self {
             url,
             opts,
             links,
             token: None,
-            channels: HashMap::new(),
-            outbox: BTreeMap::new(),
-            next_key: 0,
+            channels,
+            publishes,
             pending: HashMap::new(),
             out: Vec::new(),
             next_request: 0,
@@ -142,23 +137,15 @@ impl Actor {
                         None => self.closed = true,
                     },
                 }
-                self.expire_publishes();
+                self.publishes.expire(Instant::now());
                 if std::mem::take(&mut self.wake) {
                     break;
                 }
             }
         }
         self.set_state(State::Closed);
-        for (_, p) in std::mem::take(&mut self.outbox) {
-            if let Some(done) = p.done {
-                let _ = done.send(Err(Error::Closed));
-            }
-        }
-        for c in self.channels.values_mut() {
-            for w in c.waiters.drain(..) {
-                let _ = w.send(Err(Error::Closed));
-            }
-        }
+        self.publishes.close();
+        self.channels.close();
     }
 
     pub(crate) fn next_backoff(&mut self) -> Duration {
@@ -167,56 +154,7 @@ impl Actor {
         d
     }
 
-    async fn connect(
-        &mut self,
-    ) -> Result<
-        tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
-        String,
-    > {
-        let lead = self.opts.refresh_lead.as_secs();
-        let stale = match &self.token {
-            None => true,
-            Some(t) => token_exp(t).is_some_and(|exp| exp <= now_secs() + lead),
-        };
-        if stale {
-            let t = self
-                .opts
-                .token
-                .fetch()
-                .await
-                .map_err(|e| format!("token: {e}"))?;
-            self.token = Some(t);
-        }
-        let token = self.token.clone().unwrap_or_default();
-        let mut req = self
-            .url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| e.to_string())?;
-        let protocols = HeaderValue::from_str(&format!("wsfn.v1, bearer.{token}"))
-            .map_err(|e| e.to_string())?;
-        req.headers_mut()
-            .insert("Sec-WebSocket-Protocol", protocols);
-        let timeout = self.opts.request_timeout;
-        match tokio::time::timeout(timeout, tokio_tungstenite::connect_async(req)).await {
-            Ok(Ok((ws, _))) => Ok(ws),
-            Ok(Err(e)) => {
-                // A refused handshake (401, 429, ...): the next try gets a fresh token.
-                self.token = None;
-                Err(format!("connect: {e}"))
-            }
-            Err(_) => Err("connect: timed out".into()),
-        }
-    }
-
-    async fn session(
-        &mut self,
-        ws: tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
-    ) {
+    async fn session(&mut self, ws: connect::Socket) {
         let (mut sink, mut stream) = ws.split();
         self.open = true;
         self.wake = false;
@@ -266,11 +204,7 @@ impl Actor {
         for (_, (p, _)) in std::mem::take(&mut self.pending) {
             self.abandon(p, Error::Disconnected);
         }
-        for c in self.channels.values_mut() {
-            c.subscribed = false;
-            c.subscribing = false;
-            c.filling = false;
-        }
+        self.channels.disconnected();
     }
 
     /// A request that will get no reply (disconnected or timed out).
@@ -279,20 +213,10 @@ impl Actor {
             Pending::User(done) => {
                 let _ = done.send(Err(e));
             }
-            Pending::Publish { key } => {
-                if let Some(p) = self.outbox.get_mut(&key) {
-                    p.in_flight = false;
-                    p.retry_at = Some(Instant::now());
-                }
-            }
+            Pending::Publish { key } => self.publishes.abandoned(key),
             Pending::Subscribe { channel } | Pending::Fill { channel } => {
-                if let Some(c) = self.channels.get_mut(&channel) {
-                    c.subscribing = false;
-                    c.filling = false;
-                    if matches!(e, Error::Timeout(_)) {
-                        c.retry_subscribe = !c.subscribed;
-                    }
-                }
+                let timed_out = matches!(e, Error::Timeout(_));
+                self.channels.abandoned(&channel, timed_out);
             }
             Pending::Auth | Pending::Unsubscribe => {}
         }
@@ -323,13 +247,22 @@ impl Actor {
                 channel,
                 sink,
                 done,
-            } => self.subscribe(channel, sink, done),
+            } => {
+                let mut out = Vec::new();
+                let connected = self.connected;
+                self.channels
+                    .subscribe(channel, sink, done, connected, &mut out);
+                self.perform(out);
+            }
             Cmd::Publish {
                 channel,
                 data,
                 echo,
                 done,
-            } => self.enqueue_publish(channel, data, echo, done),
+            } => {
+                let key = self.publishes.enqueue(channel, data, echo, done);
+                self.send_publish(key);
+            }
             Cmd::Request { frame, done } => {
                 if !self.connected {
                     let _ = done.send(Err(Error::Disconnected));
@@ -379,17 +312,10 @@ impl Actor {
         self.stable_at = Some(now + self.opts.stable_after);
         self.schedule_refresh();
         self.set_state(State::Connected);
-        let wanted: Vec<String> = self
-            .channels
-            .iter()
-            .filter(|(_, c)| c.wanted)
-            .map(|(n, _)| n.clone())
-            .collect();
-        for name in wanted {
-            self.send_subscribe(&name);
-        }
-        let keys: Vec<u64> = self.outbox.keys().copied().collect();
-        for k in keys {
+        let mut out = Vec::new();
+        self.channels.resubscribe(&mut out);
+        self.perform(out);
+        for k in self.publishes.keys() {
             self.send_publish(k);
         }
     }
