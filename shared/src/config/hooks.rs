@@ -210,6 +210,9 @@ pub struct HookConfig {
     pub secret: Option<Vec<u8>>,
     /// How long a call may take (`HOOK_TIMEOUT_MS`).
     pub timeout: Duration,
+    /// The HTTPS connector HTTP hooks are called with, built (root
+    /// certificates read) once, at cold start, when a hook calls a URL.
+    pub(crate) https: Option<crate::http::Https>,
 }
 
 impl std::fmt::Debug for HookConfig {
@@ -262,13 +265,16 @@ pub(crate) fn from_env(env: &Env<'_>) -> Result<Option<HookConfig>, ConfigError>
         }
         _ => {}
     }
-    if set.has_http() {
-        crate::http::https_connector().map_err(invalid)?;
-    }
+    let https = if set.has_http() {
+        Some(crate::http::https_connector().map_err(invalid)?)
+    } else {
+        None
+    };
     Ok(Some(HookConfig {
         set,
         secret: secret.map(String::into_bytes),
         timeout,
+        https,
     }))
 }
 

@@ -55,7 +55,7 @@ impl Hooks {
     pub fn new(config: HookConfig) -> Self {
         Self {
             set: config.set,
-            transport: transport::Transport::new(config.secret),
+            transport: transport::Transport::new(config.secret, config.https),
             timeout: config.timeout,
         }
     }

@@ -53,8 +53,8 @@ type HttpClient = hyper_util::client::legacy::Client<crate::http::Https, Full<By
 /// The clients hook requests go out with.
 #[derive(Clone)]
 pub(crate) struct Transport {
-    /// `None` without root certificates (refused at cold start when a hook
-    /// calls a URL, so only a test's odd setup gets here).
+    /// `None` when no hook calls a URL (the configuration builds the
+    /// connector only then).
     http: Option<HttpClient>,
     secret: Option<Vec<u8>>,
     lambda: Option<aws_sdk_lambda::Client>,
@@ -69,8 +69,10 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
-    pub(crate) fn new(secret: Option<Vec<u8>>) -> Self {
-        let http = crate::http::https_connector().ok().map(|https| {
+    /// HTTP targets are called through `https` (built at cold start; none
+    /// when no hook calls a URL).
+    pub(crate) fn new(secret: Option<Vec<u8>>, https: Option<crate::http::Https>) -> Self {
+        let http = https.map(|https| {
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build(https)
         });
