@@ -97,7 +97,11 @@ impl App {
 
     /// The pusher for an event: `MANAGEMENT_ENDPOINT` if set, else
     /// `https://{domainName}/{stage}` from the event.
-    pub fn pusher_for(&self, domain: Option<&str>, stage: Option<&str>) -> Option<Arc<dyn Pusher>> {
+    pub(crate) fn pusher_for(
+        &self,
+        domain: Option<&str>,
+        stage: Option<&str>,
+    ) -> Option<Arc<dyn Pusher>> {
         let endpoint = match (&self.config.management_endpoint, domain) {
             (Some(e), _) => e.clone(),
             (None, Some(d)) => match stage {
@@ -110,7 +114,7 @@ impl App {
     }
 
     /// Fan-out settings from configuration.
-    pub fn fanout_options(&self) -> FanoutOptions {
+    pub(crate) fn fanout_options(&self) -> FanoutOptions {
         FanoutOptions {
             concurrency: self.config.fanout_concurrency,
             ..FanoutOptions::default()
@@ -152,7 +156,7 @@ impl App {
     }
 
     /// History retention from configuration.
-    pub fn history_limits(&self) -> HistoryLimits {
+    pub(crate) fn history_limits(&self) -> HistoryLimits {
         HistoryLimits {
             ttl: self.config.history_ttl,
             max: self.config.history_max,

@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::retry::Backoff;
 
 /// `Source` of every event.
-pub const SOURCE: &str = "wsfn";
+pub(crate) const SOURCE: &str = "wsfn";
 /// Entries per `PutEvents` call (EventBridge's limit).
 pub const MAX_BATCH: usize = 10;
 /// Attempts per entry (the first and two retries of failed entries).

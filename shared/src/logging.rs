@@ -42,7 +42,7 @@ fn from_env() -> Targets {
 
 /// Lambda's JSON log line.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct LambdaJson;
+pub(crate) struct LambdaJson;
 
 struct Fields<'a>(&'a mut Map<String, Value>);
 

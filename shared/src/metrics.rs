@@ -14,7 +14,7 @@ pub fn set_enabled(on: bool) {
 }
 
 /// The default namespace (`METRICS_NAMESPACE` changes it).
-pub const NAMESPACE: &str = "wsfn";
+pub(crate) const NAMESPACE: &str = "wsfn";
 
 /// Lambda's application log levels, least to most severe.
 pub const LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
@@ -165,7 +165,7 @@ pub mod capture {
     static LINES: Mutex<Option<Vec<Value>>> = Mutex::new(None);
 
     /// Something that sees every EMF document this process flushes.
-    pub type Observer = std::sync::Arc<dyn Fn(&Value) + Send + Sync>;
+    pub(crate) type Observer = std::sync::Arc<dyn Fn(&Value) + Send + Sync>;
 
     static OBSERVERS: Mutex<Vec<Observer>> = Mutex::new(Vec::new());
 

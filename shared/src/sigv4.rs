@@ -113,7 +113,7 @@ impl SigningKey {
     }
 
     /// The day it signs for.
-    pub fn day(&self) -> &str {
+    pub(crate) fn day(&self) -> &str {
         &self.day
     }
 }

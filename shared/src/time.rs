@@ -19,7 +19,7 @@ pub fn now_millis() -> u64 {
 }
 
 /// Microseconds since the Unix epoch.
-pub fn now_micros() -> u64 {
+pub(crate) fn now_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)

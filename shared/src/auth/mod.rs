@@ -34,7 +34,7 @@ fn refuse_critical_extensions(token: &str) -> Result<(), AuthError> {
 }
 
 /// Subprotocol the server answers with when a client offers it.
-pub const SUBPROTOCOL: &str = "wsfn.v1";
+pub(crate) const SUBPROTOCOL: &str = "wsfn.v1";
 const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
 
 /// A verification key with its pinned algorithm.
@@ -66,7 +66,7 @@ impl JwtKey {
     }
 
     /// RS256 or ES256 from a PEM public key; the key type pins the algorithm.
-    pub fn from_pem(pem: &str) -> Result<Self, String> {
+    pub(crate) fn from_pem(pem: &str) -> Result<Self, String> {
         if let Ok(key) = DecodingKey::from_rsa_pem(pem.as_bytes()) {
             return Ok(Self {
                 key,

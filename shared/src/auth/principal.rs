@@ -62,7 +62,7 @@ impl Principal {
     }
 
     /// Whether this user's own `user:<sub>` channel is `channel`.
-    pub fn is_personal(&self, channel: &ChannelName) -> bool {
+    pub(crate) fn is_personal(&self, channel: &ChannelName) -> bool {
         ChannelName::personal(&self.sub).as_ref() == Some(channel)
     }
 
@@ -95,7 +95,7 @@ impl Principal {
     }
 
     /// Whether the token has expired at `now` (seconds), allowing `leeway`.
-    pub fn expired_at(&self, now: u64, leeway: u64) -> bool {
+    pub(crate) fn expired_at(&self, now: u64, leeway: u64) -> bool {
         self.exp.saturating_add(leeway) < now
     }
 }

@@ -56,7 +56,7 @@ impl RoleMap {
     }
 
     /// The roles a token's claims carry.
-    pub fn roles_of(&self, claims: &HashMap<String, Value>) -> Vec<String> {
+    pub(crate) fn roles_of(&self, claims: &HashMap<String, Value>) -> Vec<String> {
         let mut out = Vec::new();
         let mut take = |v: Option<&Value>| match v {
             Some(Value::String(s)) => out.extend(s.split_whitespace().map(str::to_string)),

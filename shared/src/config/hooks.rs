@@ -90,14 +90,14 @@ impl HookSet {
     }
 
     /// Whether any hook calls an HTTP target (which needs the secret).
-    pub fn has_http(&self) -> bool {
+    pub(crate) fn has_http(&self) -> bool {
         self.hooks
             .iter()
             .any(|h| matches!(h.target, Target::Http(_)))
     }
 
     /// The Lambda functions the hooks invoke.
-    pub fn lambda_targets(&self) -> Vec<&str> {
+    pub(crate) fn lambda_targets(&self) -> Vec<&str> {
         self.hooks
             .iter()
             .filter_map(|h| match &h.target {

@@ -236,7 +236,7 @@ fn verifier(env: &Env<'_>, verifies_tokens: bool) -> Result<Verifier, ConfigErro
 }
 
 /// Whether `channel` matches one of `patterns`.
-pub fn matches_any(patterns: &[Pattern], channel: &ChannelName) -> bool {
+pub(crate) fn matches_any(patterns: &[Pattern], channel: &ChannelName) -> bool {
     patterns.iter().any(|p| p.matches(channel))
 }
 

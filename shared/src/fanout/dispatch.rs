@@ -68,7 +68,7 @@ impl LambdaDispatcher {
 
     /// A client from the cold-start SDK config (`AWS_ENDPOINT_URL_LAMBDA`
     /// and the other standard settings apply).
-    pub fn from_sdk(sdk: &aws_config::SdkConfig, function: impl Into<String>) -> Self {
+    pub(crate) fn from_sdk(sdk: &aws_config::SdkConfig, function: impl Into<String>) -> Self {
         Self::new(aws_sdk_lambda::Client::new(sdk), function)
     }
 }

@@ -102,7 +102,7 @@ pub async fn fan_out<S: SubscriptionStore + ConnectionStore + ?Sized>(
 
 /// [`fan_out`] over the subscribers in `scope`, handing shards out when
 /// `sharding` is given and more than its size are found.
-pub async fn fan_out_scope<S: SubscriptionStore + ConnectionStore + ?Sized>(
+pub(crate) async fn fan_out_scope<S: SubscriptionStore + ConnectionStore + ?Sized>(
     store: &S,
     pusher: &dyn Pusher,
     channel: &ChannelName,

@@ -5,7 +5,7 @@
 //! cut into ranges holding about equal numbers of subscribers without
 //! counting them: after reading `n` subscribers from the start of a range
 //! up to id `c`, the rest of the range holds about
-//! `n × (end − c) ÷ (c − start)` more ([`estimate_rest`]). Ranges partition
+//! `n × (end − c) ÷ (c − start)` more (`estimate_rest`). Ranges partition
 //! the id space, so every subscriber is in exactly one of them whatever the
 //! ids look like; a skewed id distribution costs balance, never delivery (a
 //! shard that finds its range too big splits it again, up to [`MAX_DEPTH`]).
@@ -21,7 +21,7 @@ const DIGITS: u32 = 4;
 /// How many times a range may be split again below the publisher.
 pub const MAX_DEPTH: u8 = 3;
 /// Most shards one invocation hands out.
-pub const MAX_SHARDS: usize = 1000;
+pub(crate) const MAX_SHARDS: usize = 1000;
 
 impl IdRange {
     fn start(&self) -> f64 {
@@ -67,7 +67,7 @@ fn point(p: f64) -> String {
 
 /// About how many subscribers follow the `read` ones in `range`, the last
 /// of which was `last`.
-pub fn estimate_rest(range: &IdRange, read: usize, last: &str) -> usize {
+pub(crate) fn estimate_rest(range: &IdRange, read: usize, last: &str) -> usize {
     let (start, end, at) = (range.start(), range.end(), position(last));
     let covered = (at - start).max(0.0);
     if covered <= f64::EPSILON {

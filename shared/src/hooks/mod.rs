@@ -61,7 +61,7 @@ impl Hooks {
     }
 
     /// Lambda targets are invoked with `client`.
-    pub fn with_lambda(mut self, client: aws_sdk_lambda::Client) -> Self {
+    pub(crate) fn with_lambda(mut self, client: aws_sdk_lambda::Client) -> Self {
         self.transport.set_lambda(client);
         self
     }
@@ -72,7 +72,12 @@ impl Hooks {
     }
 
     /// The hook of `kind` when it decides for `channel` of user `sub`.
-    pub fn covering(&self, kind: HookKind, channel: &ChannelName, sub: &str) -> Option<&Hook> {
+    pub(crate) fn covering(
+        &self,
+        kind: HookKind,
+        channel: &ChannelName,
+        sub: &str,
+    ) -> Option<&Hook> {
         self.set.get(kind).filter(|h| h.covers(channel, sub))
     }
 

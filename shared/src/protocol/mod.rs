@@ -7,9 +7,9 @@ mod scan;
 pub use scan::extract_id;
 
 /// Longest client `id` the protocol accepts.
-pub const MAX_ID_LEN: usize = 64;
+pub(crate) const MAX_ID_LEN: usize = 64;
 /// Largest and default `limit` of a `history` request.
-pub const MAX_HISTORY_LIMIT: u32 = 100;
+pub(crate) const MAX_HISTORY_LIMIT: u32 = 100;
 /// Largest frame the management API delivers (PostToConnection's 128 KB):
 /// every reply is built to fit.
 pub const MAX_REPLY_BYTES: usize = 128 * 1024;

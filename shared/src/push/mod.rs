@@ -110,7 +110,7 @@ where
 }
 
 /// Status code access for the SDK's raw response type.
-pub trait HttpStatus {
+pub(crate) trait HttpStatus {
     /// The HTTP status.
     fn status_code(&self) -> u16;
 }

@@ -39,7 +39,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// A corrupt item without a further cause.
-    pub fn corrupt(what: impl Into<String>) -> Self {
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
         Self::Corrupt {
             what: what.into(),
             source: None,

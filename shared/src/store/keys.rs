@@ -20,88 +20,88 @@ pub const SK: &str = "sk";
 pub const TTL: &str = "ttl";
 
 /// Sort key of a connection record.
-pub const META: &str = "meta";
+pub(crate) const META: &str = "meta";
 /// Sort key of a channel's stream head.
-pub const STREAM: &str = "stream";
+pub(crate) const STREAM: &str = "stream";
 /// Sort key of a user's connection set.
 pub const CONNS: &str = "conns";
 /// Prefix of a connection's partition.
 pub const CONN_PREFIX: &str = "conn#";
 /// Prefix of a channel's partition.
-pub const CHAN_PREFIX: &str = "chan#";
+pub(crate) const CHAN_PREFIX: &str = "chan#";
 /// Prefix of a user's partition.
 pub const USER_PREFIX: &str = "user#";
 /// Prefix of subscription sort keys (both directions).
 pub const SUB_PREFIX: &str = "sub#";
 /// The first sort key after every subscription sort key (`#` + 1 = `$`).
-pub const SUB_END: &str = "sub$";
+pub(crate) const SUB_END: &str = "sub$";
 /// Prefix of history entries.
-pub const MSG_PREFIX: &str = "msg#";
+pub(crate) const MSG_PREFIX: &str = "msg#";
 
 /// Attribute names, one constant each.
 pub mod attr {
     /// Connection id (connection record, channel subscriber).
     pub const ID: &str = "id";
     /// User `sub` (connection record, channel subscriber).
-    pub const USER: &str = "user";
+    pub(crate) const USER: &str = "user";
     /// Serialized principal (connection record).
-    pub const PRINCIPAL: &str = "principal";
+    pub(crate) const PRINCIPAL: &str = "principal";
     /// Open time in ms (connection record).
-    pub const CONNECTED_AT: &str = "connected_at";
+    pub(crate) const CONNECTED_AT: &str = "connected_at";
     /// Counted subscriptions (connection record).
-    pub const SUBS: &str = "subs";
+    pub(crate) const SUBS: &str = "subs";
     /// Subscribed channel (connection's subscription).
     pub const CHANNEL: &str = "channel";
     /// Subscribed connection (channel subscriber).
-    pub const CONN: &str = "conn";
+    pub(crate) const CONN: &str = "conn";
     /// Latest seq (stream head) or original seq (idempotency record).
-    pub const SEQ: &str = "seq";
+    pub(crate) const SEQ: &str = "seq";
     /// Stream epoch (stream head, history entry).
-    pub const EPOCH: &str = "epoch";
+    pub(crate) const EPOCH: &str = "epoch";
     /// Stored message frame JSON (history entry).
-    pub const MSG: &str = "msg";
+    pub(crate) const MSG: &str = "msg";
     /// Fingerprint of channel + payload (idempotency record).
-    pub const FP: &str = "fp";
+    pub(crate) const FP: &str = "fp";
     /// Connection ids (user's connection set).
-    pub const IDS: &str = "ids";
+    pub(crate) const IDS: &str = "ids";
     /// Theoretical arrival time in µs (rate state).
     pub const TAT: &str = "tat";
     /// A subscriber's member data (`info` claim), JSON.
     pub const INFO: &str = "info";
     /// Revocation watermark on a user's set: tokens issued before it are refused.
-    pub const REVOKED: &str = "rev";
+    pub(crate) const REVOKED: &str = "rev";
     /// Until when the revocation holds (seconds).
-    pub const REVOKED_UNTIL: &str = "revu";
+    pub(crate) const REVOKED_UNTIL: &str = "revu";
 }
 
 /// Partition of a connection's items.
-pub fn conn_pk(id: &str) -> String {
+pub(crate) fn conn_pk(id: &str) -> String {
     format!("{CONN_PREFIX}{id}")
 }
 /// Partition of a channel's items.
-pub fn chan_pk(channel: &str) -> String {
+pub(crate) fn chan_pk(channel: &str) -> String {
     format!("{CHAN_PREFIX}{channel}")
 }
 /// Partition of a user's items.
-pub fn user_pk(user: &str) -> String {
+pub(crate) fn user_pk(user: &str) -> String {
     format!("{USER_PREFIX}{user}")
 }
 /// Sort key of a subscription item (`channel` under a connection, or a
 /// connection id under a channel).
-pub fn sub_sk(other: &str) -> String {
+pub(crate) fn sub_sk(other: &str) -> String {
     format!("{SUB_PREFIX}{other}")
 }
 /// Sort key of a user's membership item under a channel (presence events).
-pub fn member_sk(user: &str) -> String {
+pub(crate) fn member_sk(user: &str) -> String {
     format!("{MEMBER_PREFIX}{user}")
 }
 /// Prefix of membership sort keys.
-pub const MEMBER_PREFIX: &str = "mem#";
+pub(crate) const MEMBER_PREFIX: &str = "mem#";
 /// Partition of the server's (the publish function's) idempotency records.
-pub const SERVER_PK: &str = "server#publish";
+pub(crate) const SERVER_PK: &str = "server#publish";
 
 /// Partition of an idempotency scope's records.
-pub fn idem_pk(scope: &super::IdemScope) -> String {
+pub(crate) fn idem_pk(scope: &super::IdemScope) -> String {
     match scope {
         super::IdemScope::User(sub) => user_pk(sub),
         super::IdemScope::Server => SERVER_PK.to_string(),
@@ -109,11 +109,11 @@ pub fn idem_pk(scope: &super::IdemScope) -> String {
 }
 
 /// Sort key of an idempotency record for a publish id.
-pub fn idem_sk(id: &str) -> String {
+pub(crate) fn idem_sk(id: &str) -> String {
     format!("idem#{id}")
 }
 /// Sort key of a history entry; zero-padded so string order is seq order.
-pub fn msg_sk(seq: u64) -> String {
+pub(crate) fn msg_sk(seq: u64) -> String {
     format!("{MSG_PREFIX}{seq:020}")
 }
 

@@ -29,7 +29,7 @@ use crate::channel::ChannelName;
 use crate::protocol::MessageFrame;
 
 /// How long a stream's head survives without publishes; after that its epoch changes.
-pub const STREAM_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+pub(crate) const STREAM_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// Connections and the per-user connection limit.
 #[async_trait]
@@ -188,7 +188,7 @@ impl<T> Store for T where
 }
 
 /// Makes a fresh epoch: random, short, URL-safe.
-pub fn new_epoch() -> String {
+pub(crate) fn new_epoch() -> String {
     use rand::Rng;
     let n: u64 = rand::rng().random();
     format!("{n:016x}")
