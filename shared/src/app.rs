@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::bus::{self, BusEvent, EventSink};
+use crate::bus::{self, EventSink};
 use crate::config::Config;
 use crate::fanout::dispatch::Dispatcher;
 use crate::fanout::{FanoutOptions, Sharding};
@@ -121,24 +121,17 @@ impl App {
         }
     }
 
-    /// Runs a handler's `work`, collecting the events it emits (only with
-    /// `EVENT_BUS`).
-    pub(crate) async fn collect_events<F: std::future::Future>(
+    /// Runs a handler's `work`, then sends the events it emitted
+    /// (`EVENT_BUS`; without it none are collected), bounded by the
+    /// invocation's deadline (`bus::send`); metrics under `function`.
+    pub(crate) async fn with_events<F: std::future::Future>(
         &self,
-        work: F,
-    ) -> (F::Output, Vec<BusEvent>) {
-        bus::collect(self.bus.as_deref(), work).await
-    }
-
-    /// Sends what a handler collected, bounded by the invocation's deadline
-    /// (`bus::send`); metrics under `function`.
-    pub(crate) async fn send_events(
-        &self,
-        events: Vec<BusEvent>,
         function: &'static str,
         request_id: Option<&str>,
         deadline_ms: Option<u64>,
-    ) {
+        work: F,
+    ) -> F::Output {
+        let (result, events) = bus::collect(self.bus.as_deref(), work).await;
         let metrics = || self.metrics(function);
         bus::send(
             self.bus.as_deref(),
@@ -148,6 +141,7 @@ impl App {
             deadline_ms,
         )
         .await;
+        result
     }
 
     /// An empty metrics set for one invocation of `function`.

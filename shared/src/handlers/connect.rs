@@ -87,9 +87,11 @@ pub async fn connect(
         metrics.property("requestId", rid);
     }
     let rid = event.request_context.request_id.clone();
-    let (result, events) = app.collect_events(handshake(event, app)).await;
-    // Before the answer (a function cannot act after it), bounded.
-    app.send_events(events, "connect", rid.as_deref(), invocation.deadline_ms)
+    // Events go out before the answer (a function cannot act after it),
+    // bounded.
+    let work = handshake(event, app);
+    let result = app
+        .with_events("connect", rid.as_deref(), invocation.deadline_ms, work)
         .await;
     let name = match &result {
         Ok((_, outcome)) => outcome.metric(),

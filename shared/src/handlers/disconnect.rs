@@ -15,11 +15,10 @@ pub async fn disconnect(
     app: &App,
     invocation: &Invocation<'_>,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
-    let rid = event.request_context.request_id.clone();
-    let (result, events) = app.collect_events(cleanup(&event, app)).await;
-    app.send_events(events, "disconnect", rid.as_deref(), invocation.deadline_ms)
-        .await;
-    result
+    let rid = event.request_context.request_id.as_deref();
+    let work = cleanup(&event, app);
+    app.with_events("disconnect", rid, invocation.deadline_ms, work)
+        .await
 }
 
 async fn cleanup(event: &WsEvent, app: &App) -> Result<ApiGatewayProxyResponse, HandlerError> {

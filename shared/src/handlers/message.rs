@@ -28,12 +28,9 @@ pub async fn message(
     invocation: &Invocation<'_>,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let rid = event.request_context.request_id.clone();
-    let (result, events) = app
-        .collect_events(frame(event, app, invocation.stop_at()))
-        .await;
-    app.send_events(events, "message", rid.as_deref(), invocation.deadline_ms)
-        .await;
-    result
+    let work = frame(event, app, invocation.stop_at());
+    app.with_events("message", rid.as_deref(), invocation.deadline_ms, work)
+        .await
 }
 
 async fn frame(

@@ -71,15 +71,14 @@ pub async fn backend(
     app: &App,
     invocation: &Invocation<'_>,
 ) -> Result<Value, HandlerError> {
-    let (result, events) = app.collect_events(serve(request, app, invocation)).await;
-    app.send_events(
-        events,
+    let work = serve(request, app, invocation);
+    app.with_events(
         "publish",
         invocation.request_id,
         invocation.deadline_ms,
+        work,
     )
-    .await;
-    result
+    .await
 }
 
 async fn serve(
