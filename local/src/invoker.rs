@@ -56,7 +56,7 @@ pub trait Invoker: Send + Sync {
 
 /// The deadline of an invocation starting now (ms since the Unix epoch),
 /// as Lambda computes it from the function's `Timeout`.
-fn deadline_ms(timeout: std::time::Duration) -> u64 {
+pub(crate) fn deadline_ms(timeout: std::time::Duration) -> u64 {
     wsfn::time::now_millis() + u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX / 2)
 }
 

@@ -196,7 +196,7 @@ impl RuntimeApiInvoker {
         };
         let handed = std::time::Instant::now();
         let request_id = crate::ids::request_id();
-        let deadline_ms = wsfn::time::now_millis() + pool.spec.timeout.as_millis() as u64;
+        let deadline_ms = crate::invoker::deadline_ms(pool.spec.timeout);
         let (tx, rx) = oneshot::channel();
         self.shared
             .pending
